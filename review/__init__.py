@@ -1,0 +1,1 @@
+"""Imprimatur (审发台): the review domain — models, workflow, scanning, audit."""

@@ -1,0 +1,41 @@
+"""Cut a text into runs for display: plain runs and runs covered by flags.
+
+Overlapping flags are split at every boundary, so each character is shown
+once, marked with the most severe flag that covers it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SEVERITY_RANK = {"high": 3, "medium": 2, "low": 1}
+
+
+@dataclass
+class Run:
+    text: str
+    flags: list = field(default_factory=list)
+
+    @property
+    def severity(self) -> str | None:
+        if not self.flags:
+            return None
+        return max((f.severity for f in self.flags), key=lambda s: SEVERITY_RANK.get(s, 0))
+
+    @property
+    def title(self) -> str:
+        return "；".join(dict.fromkeys(f"{f.category}：{f.term}" for f in self.flags))
+
+
+def runs(text: str, flags) -> list[Run]:
+    flags = [f for f in flags if 0 <= f.start < f.end <= len(text)]
+    if not flags:
+        return [Run(text)] if text else []
+    cuts = sorted({0, len(text), *(f.start for f in flags), *(f.end for f in flags)})
+    out: list[Run] = []
+    for a, b in zip(cuts, cuts[1:]):
+        covering = [f for f in flags if f.start <= a and f.end >= b]
+        if out and not covering and not out[-1].flags:
+            out[-1].text += text[a:b]
+        else:
+            out.append(Run(text[a:b], covering))
+    return out

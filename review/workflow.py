@@ -1,0 +1,455 @@
+"""The state machine of a draft: submit, scan, decide, publish, retract.
+
+Every function takes an open session and the acting user, checks the rules,
+changes the rows and appends exactly one audit event per transition. The
+caller commits. Status changes are conditional UPDATEs (`_transition`), so two
+people acting at once on the same draft produce exactly one change and the
+loser gets `Conflict`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlparse
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from review import audit, permissions
+from review.channels import get_channel
+from review.errors import Conflict, Forbidden, NotFound, ValidationError
+from review.models import Channel, Decision, Draft, DraftVersion, Flag, Publication, ScanResult, User
+from review.models.drafts import AWAITING_SCAN, STATUS_LABELS
+from review.sanitize import clean_html, html_to_text
+from review.timeutil import now
+
+MAX_TITLE_CHARS = 200
+MAX_BODY_CHARS = 100_000
+# Channels with no web address: the editor records where it was posted instead.
+OFFLINE_PLATFORMS = {"wechat_group", "qq_group", "bulletin_board", "other"}
+
+
+# ---------------------------------------------------------------- content
+
+@dataclass(frozen=True)
+class Content:
+    title: str
+    body: str  # as it will be stored and published (HTML already sanitised)
+    body_format: str
+    text: str  # the plain text that is scanned and reviewed
+
+    @property
+    def sha256(self) -> str:
+        return content_sha256(self.title, self.body_format, self.body)
+
+
+def content_sha256(title: str, body_format: str, body: str) -> str:
+    """The hash an approval is bound to: title, format and body, exactly."""
+    canonical = json.dumps({"title": title, "format": body_format, "body": body},
+                           ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def prepare_content(title, body, body_format="text", *, max_body=MAX_BODY_CHARS) -> Content:
+    """Validate what an editor typed or pasted; sanitise HTML."""
+    if not isinstance(title, str) or not isinstance(body, str):
+        raise ValidationError("标题和正文必须是文本")
+    body_format = body_format or "text"
+    if body_format not in ("text", "html"):
+        raise ValidationError("正文格式只能是纯文本或HTML", field="body_format")
+    # NUL cannot be stored by PostgreSQL and is never meaningful in a post.
+    title = title.replace("\x00", "").strip()
+    body = body.replace("\x00", "").replace("\r\n", "\n")
+    if not title:
+        raise ValidationError("标题不能为空", field="title")
+    if len(title) > MAX_TITLE_CHARS:
+        raise ValidationError(f"标题不能超过{MAX_TITLE_CHARS}字", field="title")
+    if len(body) > max_body:
+        raise ValidationError(f"正文不能超过{max_body:,}字（当前{len(body):,}字）", field="body")
+    if body_format == "html":
+        body = clean_html(body)
+        text = html_to_text(body)
+    else:
+        text = body
+    if not text.strip():
+        raise ValidationError("正文不能为空", field="body")
+    return Content(title=title, body=body, body_format=body_format, text=text)
+
+
+# ---------------------------------------------------------------- helpers
+
+def get_draft(session: Session, draft_id) -> Draft:
+    try:
+        draft = session.get(Draft, int(draft_id))
+    except (TypeError, ValueError):
+        draft = None
+    if draft is None:
+        raise NotFound("稿件不存在")
+    return draft
+
+
+def current_version(session: Session, draft: Draft) -> DraftVersion | None:
+    return session.get(DraftVersion, draft.current_version_id) if draft.current_version_id else None
+
+
+def _transition(session: Session, draft: Draft, allowed: set[str] | tuple, new_status: str,
+                *, version_id: int | None = None, **values) -> None:
+    """Move the draft to new_status only if it is still in an allowed status
+    (and still at version_id); otherwise someone got there first."""
+    stmt = (update(Draft).where(Draft.id == draft.id, Draft.status.in_(list(allowed)))
+            .values(status=new_status, updated_at=now(), **values)
+            .execution_options(synchronize_session=False))
+    if version_id is not None:
+        stmt = stmt.where(Draft.current_version_id == version_id)
+    if session.execute(stmt).rowcount != 1:
+        session.refresh(draft)
+        raise Conflict(f"稿件状态已变为“{STATUS_LABELS.get(draft.status, draft.status)}”，请刷新后再试")
+    for key, value in values.items():
+        setattr(draft, key, value)
+    draft.status = new_status
+
+
+def _require_editor(actor: User):
+    if not actor.has_role("editor"):
+        raise Forbidden("只有编辑可以撰写和提交稿件")
+
+
+def _check_channel_open(channel: Channel):
+    if not channel.accepts_drafts:
+        raise ValidationError(f"渠道“{channel.name}”已{channel.filing_label}，不能提交稿件", field="channel_id")
+
+
+# ---------------------------------------------------------------- editor
+
+def save_draft(session: Session, actor: User, channel_id, title, body, body_format="text",
+               urgent=False, draft_id=None) -> Draft:
+    """Keep an unsubmitted working copy (status `draft`)."""
+    _require_editor(actor)
+    channel = get_channel(session, channel_id)
+    _check_channel_open(channel)
+    content = prepare_content(title, body, body_format)
+    if draft_id:
+        draft = get_draft(session, draft_id)
+        if not permissions.is_author(actor, draft) or draft.status != "draft":
+            raise Forbidden("只能保存自己尚未提交的草稿")
+    else:
+        draft = Draft(channel_id=channel.id, author_id=actor.id, title=content.title, body="", status="draft")
+    draft.channel_id = channel.id
+    draft.title, draft.body, draft.body_format = content.title, content.body, content.body_format
+    draft.urgent = bool(urgent)
+    draft.updated_at = now()
+    session.add(draft)
+    session.flush()
+    audit.record(session, "draft.saved", actor, draft_id=draft.id, channel_id=channel.id, title=draft.title)
+    return draft
+
+
+def submit(session: Session, actor: User, channel_id, title, body, body_format="text",
+           urgent=False, draft_id=None) -> tuple[Draft, DraftVersion, bool]:
+    """Freeze the text into a new version and queue it for scanning.
+
+    Returns (draft, version, created): `created` is False when the text is the
+    same as the version already under review, which then stays as it is.
+    The caller commits, then enqueues the scan: the version is in the
+    database before any job can look for it.
+    """
+    _require_editor(actor)
+    channel = get_channel(session, channel_id)
+    _check_channel_open(channel)
+    content = prepare_content(title, body, body_format)
+    if draft_id:
+        draft = get_draft(session, draft_id)
+        if not permissions.is_author(actor, draft):
+            raise Forbidden("只能修改自己撰写的稿件")
+        if draft.status not in permissions.REVISABLE:
+            raise Conflict(f"稿件已{draft.status_label}，不能再修改")
+        if draft.channel_id != channel.id and draft.current_version_id:
+            raise ValidationError("已提交的稿件不能更换渠道", field="channel_id")
+        previous = current_version(session, draft)
+    else:
+        draft = Draft(channel_id=channel.id, author_id=actor.id, title=content.title, body="")
+        previous = None
+
+    if previous is not None and previous.content_sha256 == content.sha256:
+        if draft.status in ("queued", "scanning", "in_review", "approved"):
+            return draft, previous, False  # nothing changed: the review in progress stands
+        raise ValidationError("内容与上一版相同，请修改后再提交", field="body")
+
+    was = draft.status if draft_id else None
+    at = now()
+    draft.channel_id = channel.id
+    draft.title, draft.body, draft.body_format = content.title, content.body, content.body_format
+    draft.urgent = bool(urgent)
+    draft.deadline_at = at + timedelta(minutes=channel.urgent_deadline_minutes) if draft.urgent else None
+    draft.submitted_at = at
+    draft.updated_at = at
+    session.add(draft)
+    session.flush()
+    version = DraftVersion(
+        draft_id=draft.id,
+        number=(previous.number + 1) if previous else 1,
+        title=content.title,
+        body=content.body,
+        body_format=content.body_format,
+        text=content.text,
+        content_sha256=content.sha256,
+        created_by_id=actor.id,
+        created_at=at,
+    )
+    session.add(version)
+    session.flush()
+    _transition(session, draft, permissions.REVISABLE, "queued", current_version_id=version.id)
+    audit.record(
+        session, "draft.resubmitted" if previous else "draft.submitted", actor,
+        draft_id=draft.id, channel_id=channel.id, version=version.number,
+        sha256=version.content_sha256, urgent=draft.urgent, previous_status=was,
+    )
+    return draft, version, True
+
+
+def withdraw(session: Session, actor: User, draft_id) -> Draft:
+    draft = get_draft(session, draft_id)
+    if not permissions.is_author(actor, draft):
+        raise Forbidden("只能撤回自己撰写的稿件")
+    _transition(session, draft, permissions.WITHDRAWABLE, "withdrawn")
+    audit.record(session, "draft.withdrawn", actor, draft_id=draft.id, channel_id=draft.channel_id)
+    return draft
+
+
+def retry_scan(session: Session, actor: User, draft_id) -> DraftVersion:
+    """After a failed scan the author asks for another try; caller enqueues."""
+    draft = get_draft(session, draft_id)
+    if not permissions.is_author(actor, draft):
+        raise Forbidden("只能重试自己撰写的稿件")
+    version = current_version(session, draft)
+    _transition(session, draft, {"scan_failed"}, "queued", version_id=draft.current_version_id)
+    version.scan_attempts = 0
+    session.add(version)
+    audit.record(session, "scan.retried", actor, draft_id=draft.id, channel_id=draft.channel_id,
+                 version=version.number)
+    return version
+
+
+def publish(session: Session, actor: User, draft_id, url: str, published_at: datetime | None) -> Publication:
+    """Record where and when the approved text went out."""
+    draft = get_draft(session, draft_id)
+    channel = session.get(Channel, draft.channel_id)
+    if not permissions.is_author(actor, draft) or not actor.has_role("editor"):
+        raise Forbidden("只有稿件的编辑可以登记发布")
+    if draft.status != "approved":
+        raise Conflict(f"稿件{draft.status_label}，只有审核通过的稿件可以发布")
+    url = (url or "").strip()
+    if not url:
+        raise ValidationError("请填写发布地址（链接或发布位置）", field="url")
+    if len(url) > 1000:
+        raise ValidationError("发布地址过长", field="url")
+    if channel.platform not in OFFLINE_PLATFORMS:
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValidationError("发布链接应以 http:// 或 https:// 开头", field="url")
+    at = now()
+    published_at = published_at or at
+    if published_at > at + timedelta(minutes=5):
+        raise ValidationError("发布时间不能晚于现在", field="published_at")
+    version = current_version(session, draft)
+    approval = session.execute(
+        select(Decision).where(Decision.version_id == version.id, Decision.decision == "approve")
+    ).scalars().first()
+    # The text going out must be exactly the text approved.
+    actual = content_sha256(version.title, version.body_format, version.body)
+    if approval is None or approval.content_sha256 != actual or version.content_sha256 != actual:
+        raise Conflict("待发布内容与审核通过的版本不一致，不能发布")
+    _transition(session, draft, {"approved"}, "published", version_id=version.id)
+    publication = Publication(
+        draft_id=draft.id, version_id=version.id, content_sha256=actual, url=url,
+        published_at=published_at, recorded_by_id=actor.id, recorded_at=at,
+    )
+    session.add(publication)
+    session.flush()
+    audit.record(session, "draft.published", actor, draft_id=draft.id, channel_id=draft.channel_id,
+                 version=version.number, sha256=actual, url=url)
+    return publication
+
+
+# ---------------------------------------------------------------- leader
+
+def decide(session: Session, actor: User, draft_id, decision: str, comment: str = "",
+           version=None, acknowledged=()) -> Decision:
+    """Approve or reject exactly one version. A stale or second decision is a Conflict."""
+    draft = get_draft(session, draft_id)
+    channel = session.get(Channel, draft.channel_id)
+    if permissions.is_author(actor, draft):
+        raise Forbidden("不能审核自己撰写的稿件")
+    if not permissions.is_channel_leader(actor, channel):
+        raise Forbidden("只有该渠道的分管领导可以审核")
+    if decision not in ("approve", "reject"):
+        raise ValidationError("审核结论只能是通过或退回", field="decision")
+    comment = (comment or "").strip()
+    if len(comment) > 2000:
+        raise ValidationError("审核意见不能超过2000字", field="comment")
+    if decision == "reject" and not comment:
+        raise ValidationError("退回时必须填写审核意见", field="comment")
+    current = current_version(session, draft)
+    try:
+        version_number = int(version)
+    except (TypeError, ValueError):
+        raise ValidationError("请指明审核的版本号", field="version") from None
+    if current is None or draft.status != "in_review":
+        raise Conflict(f"稿件{draft.status_label}，当前不能审核")
+    if version_number != current.number:
+        raise Conflict(f"稿件已更新为第{current.number}版，您审核的是第{version_number}版，请刷新后重新审核")
+    ack = {int(a) for a in acknowledged if str(a).isdigit()}
+    if decision == "approve":
+        pending = [f for f in must_acknowledge(session, current.id) if f.id not in ack]
+        if pending:
+            terms = "、".join(dict.fromkeys(f.text for f in pending))
+            raise ValidationError(f"有高风险标记未确认已斟酌：{terms}", field="acknowledged")
+    _transition(session, draft, {"in_review"}, "approved" if decision == "approve" else "rejected",
+                version_id=current.id)
+    row = Decision(
+        draft_id=draft.id, version_id=current.id, version_number=current.number,
+        content_sha256=current.content_sha256, decision=decision, comment=comment,
+        flags_acknowledged=" ".join(str(a) for a in sorted(ack)), decided_by_id=actor.id,
+    )
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict("该版本已有审核结论") from None
+    audit.record(session, f"draft.{'approved' if decision == 'approve' else 'rejected'}", actor,
+                 draft_id=draft.id, channel_id=draft.channel_id, version=current.number,
+                 sha256=current.content_sha256, comment=comment)
+    return row
+
+
+def must_acknowledge(session: Session, version_id: int) -> list[Flag]:
+    """High-severity flags a leader must tick before approving (low-confidence ones are hidden)."""
+    return list(session.execute(
+        select(Flag).where(Flag.version_id == version_id, Flag.severity == "high", Flag.confidence != "low")
+        .order_by(Flag.field, Flag.start)
+    ).scalars())
+
+
+def retract(session: Session, actor: User, draft_id, reason: str) -> Publication:
+    draft = get_draft(session, draft_id)
+    channel = session.get(Channel, draft.channel_id)
+    if not permissions.is_channel_leader(actor, channel):
+        raise Forbidden("只有该渠道的分管领导可以撤稿")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("撤稿必须填写原因", field="reason")
+    _transition(session, draft, {"published"}, "retracted")
+    publication = session.execute(select(Publication).where(Publication.draft_id == draft.id)).scalars().one()
+    publication.retracted_at = now()
+    publication.retracted_by_id = actor.id
+    publication.retract_reason = reason[:2000]
+    session.add(publication)
+    audit.record(session, "draft.retracted", actor, draft_id=draft.id, channel_id=draft.channel_id, reason=reason)
+    return publication
+
+
+# ---------------------------------------------------------------- scanning
+
+def begin_scan(session: Session, version_id: int) -> DraftVersion | None:
+    """Called by the worker. Returns the version to scan, or None when there
+    is nothing to do (already scanned: running a job twice is harmless)."""
+    version = session.get(DraftVersion, version_id)
+    if version is None:
+        raise NotFound(f"draft version {version_id} does not exist")
+    if session.execute(select(exists().where(ScanResult.version_id == version_id))).scalar():
+        return None
+    draft = session.get(Draft, version.draft_id)
+    if draft.current_version_id == version.id and draft.status == "queued":
+        _transition(session, draft, {"queued"}, "scanning", version_id=version.id)
+        audit.record(session, "scan.started", None, draft_id=draft.id, channel_id=draft.channel_id,
+                     version=version.number)
+    return version
+
+
+def record_scan(session: Session, version_id: int, wordlist_version: str, hits: dict,
+                duration_ms: int = 0) -> ScanResult | None:
+    """Store a version's flags (hits by field: {'title': [...], 'body': [...]})
+    and hand the draft to its reviewer. Returns None if already stored."""
+    if session.execute(select(exists().where(ScanResult.version_id == version_id))).scalar():
+        return None
+    version = session.get(DraftVersion, version_id)
+    total = sum(len(h) for h in hits.values())
+    result = ScanResult(version_id=version_id, wordlist_version=wordlist_version,
+                        flag_count=total, duration_ms=duration_ms)
+    session.add(result)
+    session.flush()
+    for field, field_hits in hits.items():
+        for hit in field_hits:
+            session.add(Flag(scan_result_id=result.id, version_id=version_id, field=field,
+                             term=hit.term[:200], category=hit.category, severity=hit.severity,
+                             confidence=hit.confidence, rule=hit.rule, start=hit.start, end=hit.end,
+                             text=hit.text[:400]))
+    draft = session.get(Draft, version.draft_id)
+    if draft.current_version_id == version.id and draft.status in (*AWAITING_SCAN, "scan_failed"):
+        _transition(session, draft, {*AWAITING_SCAN, "scan_failed"}, "in_review", version_id=version.id)
+        shown = [h for hs in hits.values() for h in hs if h.confidence != "low"]
+        audit.record(session, "scan.completed", None, draft_id=draft.id, channel_id=draft.channel_id,
+                     version=version.number, wordlist_version=wordlist_version, flags=len(shown),
+                     high=sum(1 for h in shown if h.severity == "high"))
+    else:
+        session.flush()
+    return result
+
+
+def scan_version(db, version_id: int, engine) -> ScanResult | None:
+    """The whole scan of one version: mark it, scan outside any transaction,
+    store the result. Idempotent: a second run finds the result and stops."""
+    with db.transaction() as session:
+        version = begin_scan(session, version_id)
+        if version is None:
+            return None
+        title, text = version.title, version.text
+    started = time.perf_counter()
+    hits = {"title": engine.scan(title, include_low=True), "body": engine.scan(text, include_low=True)}
+    duration_ms = int((time.perf_counter() - started) * 1000)
+    try:
+        with db.transaction() as session:
+            return record_scan(session, version_id, engine.version, hits, duration_ms)
+    except IntegrityError:
+        return None  # another worker stored it a moment before us
+
+
+def mark_scan_failed(session: Session, version_id: int, reason: str) -> bool:
+    """After the last retry: the editor sees `scan_failed` and can try again."""
+    version = session.get(DraftVersion, version_id)
+    if version is None:
+        return False
+    draft = session.get(Draft, version.draft_id)
+    if draft.current_version_id != version.id or draft.status not in AWAITING_SCAN:
+        return False
+    if session.execute(select(exists().where(ScanResult.version_id == version_id))).scalar():
+        return False
+    _transition(session, draft, set(AWAITING_SCAN), "scan_failed", version_id=version.id)
+    audit.record(session, "scan.failed", None, draft_id=draft.id, channel_id=draft.channel_id,
+                 version=version.number, reason=reason[:500])
+    return True
+
+
+def versions_awaiting_scan(session: Session) -> list[int]:
+    """Current versions of drafts still waiting for a scan result."""
+    stmt = (select(Draft.current_version_id)
+            .where(Draft.status.in_(AWAITING_SCAN), Draft.current_version_id.is_not(None))
+            .where(~exists().where(ScanResult.version_id == Draft.current_version_id))
+            .order_by(Draft.urgent.desc(), Draft.submitted_at))
+    return [vid for vid in session.execute(stmt).scalars()]
+
+
+def note_requeue(session: Session, version_id: int, max_attempts: int) -> bool:
+    """Count one more re-enqueue by a sweep; past the limit the draft is
+    marked scan_failed instead (a text that kills workers must not loop)."""
+    version = session.get(DraftVersion, version_id)
+    version.scan_attempts += 1
+    session.add(version)
+    if version.scan_attempts > max_attempts:
+        mark_scan_failed(session, version_id, f"gave up after {max_attempts} attempts")
+        return False
+    return True

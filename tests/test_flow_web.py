@@ -1,0 +1,115 @@
+"""The whole flow through the web pages, with CSRF on: submit, scan by a real
+worker, reject, revise, approve, publish, and the record."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from review import audit
+from review.models import Decision, Draft, Publication
+
+FRAUD = "警惕刷单诈骗：凡是刷单都是诈骗，请勿相信“网络赌场”的广告。"
+
+
+def _draft_id(response) -> int:
+    return int(re.search(r"/drafts/(\d+)", response.headers["Location"]).group(1))
+
+
+def test_editor_to_leader_to_publication(app, make, login, run_worker, db):
+    make.team()
+    editor, leader = login("editor"), login("leader")
+    channel_id = 1
+
+    response = editor.post("/drafts/new", {"channel_id": channel_id, "title": "防诈骗提示", "body": FRAUD,
+                                           "body_format": "text", "action": "submit"})
+    assert response.status_code == 302
+    draft_id = _draft_id(response)
+
+    # Before the worker: the page says the scan is pending and polls.
+    page = editor.get(f"/drafts/{draft_id}").get_data(as_text=True)
+    assert "排队检测" in page and "data-poll-url" in page
+
+    run_worker()
+
+    # The polled fragment now carries the highlighted flags and stops polling.
+    panel = editor.get(f"/drafts/{draft_id}/panel").get_data(as_text=True)
+    assert "data-poll-url" not in panel
+    assert '<mark class="sev-high"' in panel and ">刷单</mark>" in panel
+    assert "待审核" in panel
+
+    # The leader's queue lists it; the review page shows the same highlights.
+    queue = leader.get("/review").get_data(as_text=True)
+    assert "防诈骗提示" in queue
+    review = leader.get(f"/drafts/{draft_id}").get_data(as_text=True)
+    assert ">刷单</mark>" in review and 'name="decision"' in review
+
+    # Rejecting needs a comment; without one nothing is recorded.
+    response = leader.post(f"/drafts/{draft_id}/decision", {"decision": "reject", "version": 1, "comment": ""})
+    assert response.status_code == 422 and "必须填写审核意见" in response.get_data(as_text=True)
+    response = leader.post(f"/drafts/{draft_id}/decision",
+                           {"decision": "reject", "version": 1, "comment": "请删去赌场字样"})
+    assert response.status_code == 302
+
+    # The editor revises; a new version is scanned and the leader sees the difference.
+    edit = editor.get(f"/drafts/{draft_id}/edit").get_data(as_text=True)
+    assert "已被退回" in edit
+    revised = FRAUD.replace("，请勿相信“网络赌场”的广告", "")
+    response = editor.post(f"/drafts/{draft_id}/edit", {"channel_id": channel_id, "title": "防诈骗提示",
+                                                         "body": revised, "action": "submit"})
+    assert response.status_code == 302
+    run_worker()
+    review = leader.get(f"/drafts/{draft_id}").get_data(as_text=True)
+    assert "与第1版的差异" in review and "<del>" in review
+
+    # Approving with high-severity flags needs every one ticked.
+    with db.transaction() as s:
+        from review import workflow
+
+        draft = s.get(Draft, draft_id)
+        high = [f.id for f in workflow.must_acknowledge(s, draft.current_version_id)]
+    assert high
+    response = leader.post(f"/drafts/{draft_id}/decision", {"decision": "approve", "version": 2})
+    assert response.status_code == 422 and "未确认已斟酌" in response.get_data(as_text=True)
+    response = leader.client.post(f"/drafts/{draft_id}/decision", data={
+        "decision": "approve", "version": 2, "ack": high, "csrf_token": leader.csrf})
+    assert response.status_code == 302
+
+    # The editor records the publication; the page shows the responsibility record.
+    response = editor.post(f"/drafts/{draft_id}/publish", {"url": "https://mp.weixin.qq.com/s/abc",
+                                                           "published_at": "2026-11-27 09:30"})
+    assert response.status_code == 302
+    page = editor.get(f"/drafts/{draft_id}").get_data(as_text=True)
+    with db.transaction() as s:
+        approval = s.execute(select(Decision).where(Decision.draft_id == draft_id,
+                                                    Decision.decision == "approve")).scalars().one()
+        publication = s.execute(select(Publication)).scalars().one()
+        assert approval.version_number == 2
+        assert publication.content_sha256 == approval.content_sha256
+        assert s.get(Draft, draft_id).status == "published"
+        assert audit.verify(s).ok
+    assert "责任记录" in page and "张编辑" in page and "王领导" in page
+    assert approval.content_sha256 in page and "https://mp.weixin.qq.com/s/abc" in page
+    assert "2026-11-27 09:30" in page
+
+
+def test_save_draft_then_submit_keeps_text(app, make, login):
+    make.team()
+    editor = login("editor")
+    response = editor.post("/drafts/new", {"channel_id": 1, "title": "未完成", "body": "先存一下",
+                                           "action": "save"})
+    assert response.status_code == 302
+    page = editor.get(response.headers["Location"]).get_data(as_text=True)
+    assert "先存一下" in page and "保存草稿" in page
+
+
+def test_invalid_form_keeps_what_was_typed(app, make, login, db):
+    make.team()
+    editor = login("editor")
+    response = editor.post("/drafts/new", {"channel_id": 1, "title": "", "body": "辛苦写的正文",
+                                           "action": "submit"})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "标题不能为空" in html and "辛苦写的正文" in html
+    with db.transaction() as s:
+        assert s.execute(select(Draft)).first() is None

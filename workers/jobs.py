@@ -1,0 +1,31 @@
+"""RQ jobs: take ids, call review/. Failures propagate so RQ retries them."""
+from __future__ import annotations
+
+import logging
+
+from review import workflow
+from workers import runtime
+
+log = logging.getLogger(__name__)
+
+
+def scan_version(version_id: int) -> dict:
+    rt = runtime.current()
+    engine = rt.engines.get()  # sees a changed word list before each job
+    result = workflow.scan_version(rt.db, version_id, engine)
+    if result is None:
+        return {"version_id": version_id, "skipped": "already scanned"}
+    return {"version_id": version_id, "flags": result.flag_count, "wordlist_version": result.wordlist_version}
+
+
+def scan_failed(job, connection, exc_type, exc_value, traceback):
+    """RQ calls this on every failure; only the last one (no retry left) marks
+    the draft scan_failed, where its editor sees it and can try again."""
+    if job.retries_left:
+        return
+    version_id = job.args[0]
+    reason = f"{exc_type.__name__}: {exc_value}"[:500]
+    rt = runtime.current()
+    with rt.db.transaction() as session:
+        if workflow.mark_scan_failed(session, version_id, reason):
+            log.warning("version %s marked scan_failed: %s", version_id, reason)

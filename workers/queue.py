@@ -1,0 +1,84 @@
+"""The one place that enqueues scans, and the sweep that re-enqueues lost ones."""
+from __future__ import annotations
+
+import logging
+
+import redis
+from rq import Callback, Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+from review import workflow
+
+log = logging.getLogger(__name__)
+
+LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+def job_id(version_id: int) -> str:
+    # One id per version: enqueueing again replaces, never duplicates.
+    return f"scan-v{version_id}"
+
+
+def scan_queue(runtime) -> Queue:
+    return Queue(runtime.settings["SCAN_QUEUE"], connection=runtime.redis)
+
+
+def enqueue_scan(runtime, version_id: int, *, at_front: bool = False) -> Job:
+    s = runtime.settings
+    return scan_queue(runtime).enqueue(
+        "workers.jobs.scan_version",
+        version_id,
+        job_id=job_id(version_id),
+        job_timeout=s["SCAN_JOB_TIMEOUT"],
+        retry=Retry(max=s["SCAN_RETRIES"], interval=s["SCAN_RETRY_INTERVALS"]) if s["SCAN_RETRIES"] else None,
+        on_failure=Callback("workers.jobs.scan_failed"),
+        result_ttl=3600,
+        failure_ttl=7 * 24 * 3600,
+        description=f"scan draft version {version_id}",
+        at_front=at_front,
+    )
+
+
+def try_enqueue_scan(runtime, version_id: int, *, at_front: bool = False) -> bool:
+    """Enqueue, but never fail the caller: the version is already saved and the
+    sweep will find it once Redis is back. Returns False when it was delayed."""
+    try:
+        enqueue_scan(runtime, version_id, at_front=at_front)
+        return True
+    except (redis.RedisError, OSError, RuntimeError) as exc:
+        log.warning("scan of version %s not queued now (%s); the sweep will queue it", version_id, exc)
+        return False
+
+
+def job_is_live(runtime, version_id: int) -> bool:
+    try:
+        job = Job.fetch(job_id(version_id), connection=runtime.redis)
+    except NoSuchJobError:
+        return False
+    return job.get_status(refresh=False) in LIVE
+
+
+def sweep(runtime) -> list[int]:
+    """Re-enqueue every version that has no scan result and no live job
+    (lost to a Redis restart, a killed worker or a failed enqueue).
+    Returns the version ids enqueued again."""
+    db, s = runtime.db, runtime.settings
+    with db.transaction() as session:
+        waiting = workflow.versions_awaiting_scan(session)
+    requeued = []
+    for version_id in waiting:
+        if job_is_live(runtime, version_id):
+            continue
+        with db.transaction() as session:
+            if not workflow.note_requeue(session, version_id, s["MAX_SCAN_ATTEMPTS"]):
+                continue
+        try:
+            Job.fetch(job_id(version_id), connection=runtime.redis).delete()
+        except NoSuchJobError:
+            pass
+        enqueue_scan(runtime, version_id)
+        requeued.append(version_id)
+    if requeued:
+        log.info("sweep re-enqueued scans of versions %s", requeued)
+    return requeued

@@ -1,0 +1,57 @@
+"""Per-process resources shared by the web app, the worker and the CLI:
+settings, the database, the Redis connection and the scan engine. Each is
+built on first use, so a plain `rq worker` process gets them too."""
+from __future__ import annotations
+
+import threading
+
+import redis
+
+from review import config
+from review.db import Database
+from review.scanning import EngineCache
+from workers import redis_server
+
+
+class Runtime:
+    def __init__(self, settings: dict):
+        self.settings = settings
+        self.db = Database(settings["DATABASE_URL"])
+        self._redis = None
+        self._engines = None
+        self._lock = threading.Lock()
+
+    @property
+    def redis_url(self) -> str:
+        return self.settings.get("REDIS_URL") or redis_server.ensure_running(self.settings["INSTANCE_PATH"])
+
+    @property
+    def redis(self) -> redis.Redis:
+        with self._lock:
+            if self._redis is None:
+                self._redis = redis.Redis.from_url(self.redis_url, socket_connect_timeout=2,
+                                                   health_check_interval=30)
+            return self._redis
+
+    @property
+    def engines(self) -> EngineCache:
+        with self._lock:
+            if self._engines is None:
+                self._engines = EngineCache(self.settings["WORDLIST_DIR"])
+            return self._engines
+
+
+_current: Runtime | None = None
+
+
+def install(runtime: Runtime) -> None:
+    """Make `runtime` the one jobs in this process use (the worker calls this before forking)."""
+    global _current
+    _current = runtime
+
+
+def current() -> Runtime:
+    global _current
+    if _current is None:
+        install(Runtime(config.load()))
+    return _current

@@ -1,0 +1,72 @@
+"""The worker entry point: prepare everything expensive once, sweep, then work.
+
+jieba's dictionary and the word lists are loaded before the first job, so
+each forked job starts with them in memory. Maintenance (every
+SWEEP_INTERVAL seconds) also runs the sweep that re-enqueues lost scans.
+"""
+from __future__ import annotations
+
+import logging
+
+from rq import Worker
+
+from workers import queue as scan_queue
+from workers import runtime as runtime_mod
+
+log = logging.getLogger(__name__)
+
+
+class JobIdFilter(logging.Filter):
+    """Stamp the current job id on every log line of a job."""
+
+    def filter(self, record):
+        from rq import get_current_job
+
+        job = get_current_job()
+        record.job_id = job.id if job else "-"
+        return True
+
+
+class ScanWorker(Worker):
+    def __init__(self, *args, runtime=None, **kwargs):
+        self.runtime = runtime
+        s = runtime.settings
+        kwargs.setdefault("job_monitoring_interval", s["WORKER_HEARTBEAT_INTERVAL"])
+        kwargs.setdefault("maintenance_interval", s["SWEEP_INTERVAL"])
+        super().__init__(*args, **kwargs)
+
+    def get_heartbeat_ttl(self, job) -> int:
+        # How long a job of a dead worker looks alive; RQ's default adds 60 s.
+        s = self.runtime.settings
+        return s["WORKER_HEARTBEAT_INTERVAL"] + s["WORKER_HEARTBEAT_GRACE"]
+
+    def run_maintenance_tasks(self):
+        super().run_maintenance_tasks()  # moves jobs of dead workers to failed/retry
+        try:
+            scan_queue.sweep(self.runtime)
+        except Exception:  # the sweep must never stop the worker; next round tries again
+            log.exception("sweep failed")
+
+
+def preload(rt) -> None:
+    engine = rt.engines.get()
+    log.info("word lists %s loaded", engine.version[:12])
+
+
+def setup_logging(level=logging.INFO) -> None:
+    root = logging.getLogger()
+    if any(isinstance(f, JobIdFilter) for h in root.handlers for f in h.filters):
+        return
+    handler = logging.StreamHandler()
+    handler.addFilter(JobIdFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [job %(job_id)s] %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def run(rt, *, burst: bool = False, with_scheduler: bool = True, name: str | None = None) -> bool:
+    setup_logging()
+    runtime_mod.install(rt)
+    preload(rt)
+    worker = ScanWorker([rt.settings["SCAN_QUEUE"]], connection=rt.redis, runtime=rt, name=name)
+    return worker.work(burst=burst, with_scheduler=with_scheduler)
