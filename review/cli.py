@@ -5,7 +5,7 @@ import sys
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from review import accounts, audit
 from review import channels as registry
@@ -25,6 +25,7 @@ def _fail(message: str, code: int = 2):
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db():
     """Create or upgrade the database schema (Alembic migrations)."""
     _runtime().db.upgrade()
@@ -108,6 +109,7 @@ def audit_verify():
 
 
 @click.command("worker")
+@with_appcontext
 @click.option("--burst", is_flag=True, help="Quit when the queue is empty.")
 @click.option("--no-scheduler", is_flag=True, help="Do not run RQ's scheduler (retry intervals need it).")
 @click.option("--name", default=None)
@@ -119,6 +121,7 @@ def worker(burst, no_scheduler, name):
 
 
 @click.command("sweep")
+@with_appcontext
 def sweep():
     """Re-enqueue scans that have no result and no live job."""
     from workers.queue import sweep as run_sweep
@@ -127,6 +130,7 @@ def sweep():
 
 
 @click.command("demo")
+@with_appcontext
 def demo():
     """Create demo channels, users of every role and drafts in every status."""
     from review import demo as demo_data
@@ -139,6 +143,7 @@ def demo():
 
 
 @click.command("serve")
+@with_appcontext
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
 @click.option("--workers", "worker_count", default=1, type=int, help="Scan worker processes.")

@@ -18,6 +18,7 @@ ENV_KEYS = (
     "WORDLIST_DIR",
     "SCAN_QUEUE",
     "INSTANCE_PATH",
+    "PREFERRED_URL_SCHEME",
 )
 
 

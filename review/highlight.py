@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from review.models.drafts import FLAG_CATEGORY_LABELS
+
 SEVERITY_RANK = {"high": 3, "medium": 2, "low": 1}
 
 
@@ -23,7 +25,8 @@ class Run:
 
     @property
     def title(self) -> str:
-        return "；".join(dict.fromkeys(f"{f.category}：{f.term}" for f in self.flags))
+        return "；".join(dict.fromkeys(f"{FLAG_CATEGORY_LABELS.get(f.category, f.category)}：{f.term}"
+                                      for f in self.flags))
 
 
 def runs(text: str, flags) -> list[Run]:

@@ -114,6 +114,15 @@ class DraftView:
         return list(groups.items())
 
     @property
+    def must_acknowledge(self) -> list[tuple[str, str, list[Flag]]]:
+        """High-severity flags a leader ticks before approving, one box per (category, term)."""
+        groups: dict[tuple[str, str], list[Flag]] = {}
+        for f in self.shown_flags:
+            if f.severity == "high":
+                groups.setdefault((f.category, f.term), []).append(f)
+        return [(category, term, flags) for (category, term), flags in groups.items()]
+
+    @property
     def approval(self) -> Decision | None:
         if self.version is None:
             return None

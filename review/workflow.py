@@ -302,7 +302,8 @@ def decide(session: Session, actor: User, draft_id, decision: str, comment: str 
         raise Conflict(f"稿件{draft.status_label}，当前不能审核")
     if version_number != current.number:
         raise Conflict(f"稿件已更新为第{current.number}版，您审核的是第{version_number}版，请刷新后重新审核")
-    ack = {int(a) for a in acknowledged if str(a).isdigit()}
+    # A form ticks one box per term, carrying all its flag ids ("3,7"); the API sends ids.
+    ack = {int(x) for a in acknowledged for x in str(a).split(",") if x.strip().isdigit()}
     if decision == "approve":
         pending = [f for f in must_acknowledge(session, current.id) if f.id not in ack]
         if pending:

@@ -1,11 +1,12 @@
 """Fixtures: a real app on a real database (SQLite always, PostgreSQL when
 TEST_DATABASE_URL or DATABASE_URL names one), real Redis (127.0.0.1:6379
-when it answers, else the embedded server), real RQ workers."""
+when it answers, else the embedded server; a queue per test), real RQ workers."""
 from __future__ import annotations
 
 import os
 import re
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,11 @@ def _worker_index() -> int:
 def _postgres_url() -> str | None:
     url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL") or ""
     return normalise_database_url(url) if url.startswith(("postgres://", "postgresql")) else None
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "app_config(**settings): extra settings for the app fixture; "
+                            "'{tmp}' in a string value is replaced by the test's tmp_path")
 
 
 BACKENDS = ["sqlite"] + (["postgresql"] if _postgres_url() else [])
@@ -96,18 +102,23 @@ def app(request, tmp_path, redis_url, sqlite_template):
     else:
         database_url = request.getfixturevalue("postgres_database")
         _empty_postgres(database_url)
-    redis.Redis.from_url(redis_url).flushdb()
+    marker = request.node.get_closest_marker("app_config")
+    extra = {k: v.replace("{tmp}", str(tmp_path)) if isinstance(v, str) else v
+             for k, v in (marker.kwargs if marker else {}).items()}
     application = create_app({
         "TESTING": True,
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
+        # A queue of its own: parallel test runs share the Redis server.
+        "SCAN_QUEUE": f"test-{uuid.uuid4().hex[:12]}",
         "SECRET_KEY": "test-secret",
         "WORDLIST_DIR": str(ROOT / "wordlists"),
         "SCAN_RETRIES": 1,
         "SCAN_RETRY_INTERVALS": [0],
         "WORKER_HEARTBEAT_INTERVAL": 1,
         "WORKER_HEARTBEAT_GRACE": 2,
+        **extra,
     })
     yield application
     application.extensions["imprimatur"].db.dispose()

@@ -62,17 +62,16 @@ def test_editor_to_leader_to_publication(app, make, login, run_worker, db):
     review = leader.get(f"/drafts/{draft_id}").get_data(as_text=True)
     assert "与第1版的差异" in review and "<del>" in review
 
-    # Approving with high-severity flags needs every one ticked.
-    with db.transaction() as s:
-        from review import workflow
-
-        draft = s.get(Draft, draft_id)
-        high = [f.id for f in workflow.must_acknowledge(s, draft.current_version_id)]
-    assert high
+    # Approving with high-severity flags needs every box ticked (one per flagged term).
+    boxes = re.findall(r'name="ack" value="([\d,]+)"', review)
+    assert boxes
     response = leader.post(f"/drafts/{draft_id}/decision", {"decision": "approve", "version": 2})
     assert response.status_code == 422 and "未确认已斟酌" in response.get_data(as_text=True)
     response = leader.client.post(f"/drafts/{draft_id}/decision", data={
-        "decision": "approve", "version": 2, "ack": high, "csrf_token": leader.csrf})
+        "decision": "approve", "version": 2, "ack": boxes[1:], "csrf_token": leader.csrf})
+    assert response.status_code == 422  # one box left unticked
+    response = leader.client.post(f"/drafts/{draft_id}/decision", data={
+        "decision": "approve", "version": 2, "ack": boxes, "csrf_token": leader.csrf})
     assert response.status_code == 302
 
     # The editor records the publication; the page shows the responsibility record.

@@ -15,9 +15,9 @@ log = logging.getLogger(__name__)
 LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
-def job_id(version_id: int) -> str:
+def job_id(runtime, version_id: int) -> str:
     # One id per version: enqueueing again replaces, never duplicates.
-    return f"scan-v{version_id}"
+    return f"{runtime.settings['SCAN_QUEUE']}-v{version_id}"
 
 
 def scan_queue(runtime) -> Queue:
@@ -29,7 +29,7 @@ def enqueue_scan(runtime, version_id: int, *, at_front: bool = False) -> Job:
     return scan_queue(runtime).enqueue(
         "workers.jobs.scan_version",
         version_id,
-        job_id=job_id(version_id),
+        job_id=job_id(runtime, version_id),
         job_timeout=s["SCAN_JOB_TIMEOUT"],
         retry=Retry(max=s["SCAN_RETRIES"], interval=s["SCAN_RETRY_INTERVALS"]) if s["SCAN_RETRIES"] else None,
         on_failure=Callback("workers.jobs.scan_failed"),
@@ -53,7 +53,7 @@ def try_enqueue_scan(runtime, version_id: int, *, at_front: bool = False) -> boo
 
 def job_is_live(runtime, version_id: int) -> bool:
     try:
-        job = Job.fetch(job_id(version_id), connection=runtime.redis)
+        job = Job.fetch(job_id(runtime, version_id), connection=runtime.redis)
     except NoSuchJobError:
         return False
     return job.get_status(refresh=False) in LIVE
@@ -74,7 +74,7 @@ def sweep(runtime) -> list[int]:
             if not workflow.note_requeue(session, version_id, s["MAX_SCAN_ATTEMPTS"]):
                 continue
         try:
-            Job.fetch(job_id(version_id), connection=runtime.redis).delete()
+            Job.fetch(job_id(runtime, version_id), connection=runtime.redis).delete()
         except NoSuchJobError:
             pass
         enqueue_scan(runtime, version_id)

@@ -10,6 +10,7 @@ import logging
 
 from rq import Worker
 
+from review.scanning import WordListError
 from workers import queue as scan_queue
 from workers import runtime as runtime_mod
 
@@ -49,7 +50,12 @@ class ScanWorker(Worker):
 
 
 def preload(rt) -> None:
-    engine = rt.engines.get()
+    try:
+        engine = rt.engines.get()
+    except WordListError as exc:
+        # Keep the worker up: each job fails visibly (scan_failed) until the list is fixed.
+        log.error("word lists cannot be loaded: %s", exc)
+        return
     log.info("word lists %s loaded", engine.version[:12])
 
 

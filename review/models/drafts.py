@@ -26,6 +26,15 @@ AWAITING_SCAN = ("queued", "scanning")
 SEVERITY_LABELS = {"high": "高", "medium": "中", "low": "低"}
 CONFIDENCE_LABELS = {"high": "确定", "medium": "较可能", "low": "可能误报"}
 FIELD_LABELS = {"title": "标题", "body": "正文"}
+# Names of the default word-list categories; an organisation's own lists show their file name.
+FLAG_CATEGORY_LABELS = {
+    "advertising": "广告法极限词",
+    "gambling": "赌博",
+    "drugs": "毒品",
+    "fraud": "诈骗",
+    "vulgar": "低俗辱骂",
+    "pii": "个人信息",
+}
 
 
 class Draft(SQLModel, table=True):

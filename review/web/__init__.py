@@ -1,14 +1,15 @@
 """The web layer: blueprints over review/, wired by `init_app`."""
 from __future__ import annotations
 
-from flask import Flask, g, render_template, request
+from flask import Flask, g
 from flask_login import LoginManager
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFProtect
 
 from review import timeutil
 from review.models import User
 from review.models.channels import CATEGORY_LABELS, FILING_LABELS, PLATFORM_LABELS
-from review.models.drafts import CONFIDENCE_LABELS, FIELD_LABELS, SEVERITY_LABELS, STATUS_LABELS
+from review.models.drafts import (CONFIDENCE_LABELS, FIELD_LABELS, FLAG_CATEGORY_LABELS, SEVERITY_LABELS,
+                                  STATUS_LABELS)
 from review.models.people import ROLE_LABELS
 from review.web.context import db_session, runtime
 
@@ -63,7 +64,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         STATUS_LABELS=STATUS_LABELS, SEVERITY_LABELS=SEVERITY_LABELS, CONFIDENCE_LABELS=CONFIDENCE_LABELS,
         FIELD_LABELS=FIELD_LABELS, ROLE_LABELS=ROLE_LABELS, PLATFORM_LABELS=PLATFORM_LABELS,
-        CATEGORY_LABELS=CATEGORY_LABELS, FILING_LABELS=FILING_LABELS,
+        CATEGORY_LABELS=CATEGORY_LABELS, FILING_LABELS=FILING_LABELS, FLAG_CATEGORY_LABELS=FLAG_CATEGORY_LABELS,
     )
 
     for module in (auth, home, drafts, reviews, admin, audit_pages):

@@ -22,7 +22,8 @@ def draft_json(view: queries.DraftView, scan_delayed: bool = False) -> dict:
         "version": version.number if version else None,
         "content_sha256": version.content_sha256 if version else None,
         "wordlist_version": view.scan.wordlist_version if view.scan else None,
-        "flags": [f.as_dict() for f in view.shown_flags] if view.scan else [],
+        # The id is what a leader lists in `acknowledged` when approving.
+        "flags": [{"id": f.id, **f.as_dict()} for f in view.shown_flags] if view.scan else [],
     }
     if scan_delayed:
         body["scan_delayed"] = True

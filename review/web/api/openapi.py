@@ -21,6 +21,7 @@ FLAG = {
     "type": "object",
     "required": ["term", "category", "severity", "confidence", "rule", "start", "end", "text"],
     "properties": {
+        "id": {"type": "integer", "description": "用于审核时确认高风险标记"},
         "field": {"type": "string", "enum": ["title", "body"]},
         "term": {"type": "string"},
         "category": {"type": "string"},

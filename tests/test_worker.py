@@ -1,0 +1,125 @@
+"""The queue and the worker: idempotent jobs, retries ending in scan_failed,
+the sweep after lost jobs, and a worker killed in the middle of a job."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from rq import Queue
+from rq.job import Job
+from sqlalchemy import func, select
+
+from review.models import Draft, ScanResult
+from workers.queue import enqueue_scan, job_id, sweep
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def status(db, draft_id) -> str:
+    with db.transaction() as s:
+        return s.get(Draft, draft_id).status
+
+
+def results(db, version_id) -> int:
+    with db.transaction() as s:
+        return s.execute(select(func.count(ScanResult.id)).where(ScanResult.version_id == version_id)).scalar_one()
+
+
+def test_running_a_scan_twice_leaves_one_result(app, rt, make, run_worker, db):
+    editor, leader, channel, *_ = make.team()
+    draft, version = make.submit(editor, channel, body="请勿参与刷单。")
+    enqueue_scan(rt, version.id)
+    run_worker()
+    assert status(db, draft.id) == "in_review" and results(db, version.id) == 1
+    enqueue_scan(rt, version.id)  # a duplicate delivery
+    run_worker()
+    assert status(db, draft.id) == "in_review" and results(db, version.id) == 1
+
+
+@pytest.mark.app_config(WORDLIST_DIR="{tmp}/lists")
+def test_failing_scan_is_retried_then_marked_failed_and_editor_can_retry(app, rt, make, run_worker, db, login,
+                                                                         tmp_path):
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "bad.txt").write_text("# severity: enormous\n某词\n", encoding="utf-8")  # a broken list file
+    editor, leader, channel, *_ = make.team()
+    draft, version = make.submit(editor, channel, body="一篇通知")
+    enqueue_scan(rt, version.id)
+    run_worker()  # first try fails, the retry (SCAN_RETRIES=1, no delay) fails too
+    assert status(db, draft.id) == "scan_failed"
+    page = login("editor").get(f"/drafts/{draft.id}").get_data(as_text=True)
+    assert "检测失败" in page and "重新检测" in page
+
+    (lists / "bad.txt").write_text("# severity: high\n通知\n", encoding="utf-8")  # fixed: hot reload
+    response = login("editor").post(f"/drafts/{draft.id}/retry")
+    assert response.status_code == 302 and status(db, draft.id) == "queued"
+    run_worker()
+    assert status(db, draft.id) == "in_review"
+    panel = login("editor").get(f"/drafts/{draft.id}/panel").get_data(as_text=True)
+    assert '<mark class="sev-high"' in panel and ">通知</mark>" in panel
+
+
+def test_sweep_requeues_scans_lost_with_redis(app, rt, make, run_worker, db):
+    editor, leader, channel, *_ = make.team()
+    drafts = [make.submit(editor, channel, title=f"稿件{i}", body=f"第{i}篇")[0] for i in range(3)]
+    for d in drafts:
+        enqueue_scan(rt, d.current_version_id)
+    Queue(rt.settings["SCAN_QUEUE"], connection=rt.redis).empty()  # Redis restarted and kept nothing
+    run_worker()  # the worker sweeps at start
+    assert [status(db, d.id) for d in drafts] == ["in_review"] * 3
+
+
+def test_sweep_skips_versions_with_a_live_job(app, rt, make, db):
+    editor, leader, channel, *_ = make.team()
+    draft, version = make.submit(editor, channel)
+    enqueue_scan(rt, version.id)
+    assert sweep(rt) == []
+    Job.fetch(job_id(rt, version.id), connection=rt.redis).delete()
+    assert sweep(rt) == [version.id]
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def _wait(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_worker_killed_mid_job_is_recovered(app, rt, make, run_worker, db):
+    editor, leader, channel, *_ = make.team()
+    draft, version = make.submit(editor, channel, body="请勿参与刷单。")
+    enqueue_scan(rt, version.id)
+    keys = ("DATABASE_URL", "REDIS_URL", "INSTANCE_PATH", "WORDLIST_DIR", "SECRET_KEY", "SCAN_QUEUE",
+            "SCAN_RETRIES", "SCAN_RETRY_INTERVALS", "WORKER_HEARTBEAT_INTERVAL", "WORKER_HEARTBEAT_GRACE")
+    settings = {k: app.config[k] for k in keys}
+    proc = subprocess.Popen([sys.executable, "-m", "tests.slow_worker", json.dumps(settings)], cwd=ROOT,
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert _wait(lambda: status(db, draft.id) == "scanning" and _children(proc.pid)), "worker never started"
+        for pid in [*_children(proc.pid), proc.pid]:  # the machine dies: worker and work horse at once
+            os.kill(pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert status(db, draft.id) == "scanning"  # stuck, as a dead worker leaves it
+    time.sleep(app.config["WORKER_HEARTBEAT_INTERVAL"] + app.config["WORKER_HEARTBEAT_GRACE"] + 0.5)
+    run_worker()  # a healthy worker finds the abandoned job and scans it again
+    assert status(db, draft.id) == "in_review"
+    assert results(db, version.id) == 1
