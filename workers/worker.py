@@ -41,6 +41,15 @@ class ScanWorker(Worker):
         s = self.runtime.settings
         return s["WORKER_HEARTBEAT_INTERVAL"] + s["WORKER_HEARTBEAT_GRACE"]
 
+    def execute_job(self, job, queue):
+        # Refresh the engine in the parent before forking: a changed word list
+        # is then built once here, not again in every job's work horse.
+        try:
+            self.runtime.engines.get()
+        except WordListError as exc:
+            log.error("word lists cannot be loaded: %s", exc)  # the job itself will fail and retry
+        return super().execute_job(job, queue)
+
     def run_maintenance_tasks(self):
         super().run_maintenance_tasks()  # moves jobs of dead workers to failed/retry
         try:

@@ -1,0 +1,120 @@
+"""Built-in personal-data detectors (category ``pii``).
+
+Each detector returns ``(rule, start, end)`` spans into the original text.
+Numbers are only reported when their check digits are right, so that order
+numbers, dates and other digit strings are not flagged.
+
+Digits are ASCII only for now; full-width digits are the business of the
+normalisation step that a later version puts in front of matching.
+"""
+from __future__ import annotations
+
+import bisect
+import re
+from datetime import date
+
+RULE_ID = "pii:id_number"
+RULE_MOBILE = "pii:mobile"
+RULE_CARD = "pii:bank_card"
+RULE_EMAIL = "pii:email"
+
+# --- resident ID (GB 11643-1999) -------------------------------------------
+_ID = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+# First two digits: the provinces of GB/T 2260, plus 71 台湾, 81 香港, 82 澳门, 83 (台湾居民居住证).
+_PROVINCES = frozenset(
+    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 "
+    "50 51 52 53 54 61 62 63 64 65 71 81 82 83 91".split()
+)
+
+# --- mobile: 1[3-9]x xxxx xxxx, optional +86/0086/86 and 3-4-4 grouping -----
+_MOBILE = re.compile(
+    r"(?<![0-9+])(?:(?:\+|00)?86[ -]?)?"
+    r"1[3-9][0-9](?P<sep>[ -]?)[0-9]{4}(?P=sep)[0-9]{4}(?![0-9])"
+)
+
+# --- bank card: 16-19 digits, plain or in groups of four --------------------
+_CARD = re.compile(
+    r"(?<![0-9])(?:[0-9]{16,19}"
+    r"|[0-9]{4}(?P<sep>[ -])[0-9]{4}(?P=sep)[0-9]{4}(?P=sep)[0-9]{4}(?:(?P=sep)[0-9]{1,3})?)"
+    r"(?![0-9])"
+)
+
+# --- e-mail: ASCII local part and dotted domain ending in a letter TLD ------
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*"
+    r"\.[A-Za-z]{2,24}(?![A-Za-z0-9\-])"
+)
+
+
+def id_number_valid(number: str) -> bool:
+    """True for an 18-character resident ID with a right check digit and birth date."""
+    if len(number) != 18 or not number[:17].isascii() or not number[:17].isdigit():
+        return False
+    if number[:2] not in _PROVINCES:
+        return False
+    total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS))
+    if _ID_CHECK[total % 11] != number[17].upper():
+        return False
+    try:
+        born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        return False
+    return date(1900, 1, 1) <= born <= date.today()
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn (mod 10) check used by bank cards."""
+    if not digits.isascii() or not digits.isdigit():
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def detect(text: str) -> list[tuple[str, int, int]]:
+    """All PII spans in *text* as ``(rule, start, end)``."""
+    found: list[tuple[str, int, int]] = []
+
+    emails = []
+    for m in _EMAIL.finditer(text):
+        # The pattern starts at the beginning of a run (keeps it linear); a
+        # leading "-" or "." (as in "邮箱-foo@x.cn") is not part of the address.
+        start = m.start() + len(m.group()) - len(m.group().lstrip("._%+-"))
+        if text[start] != "@":
+            emails.append((start, m.end()))
+    found.extend((RULE_EMAIL, s, e) for s, e in emails)
+
+    email_starts = [s for s, _ in emails]  # sorted, non-overlapping
+
+    def in_email(start: int, end: int) -> bool:
+        # 13812345678@qq.com: the number is the address's local part, not a second finding.
+        i = bisect.bisect_right(email_starts, start) - 1
+        return i >= 0 and end <= emails[i][1]
+
+    ids = set()
+    for m in _ID.finditer(text):
+        if id_number_valid(m.group()) and not in_email(m.start(), m.end()):
+            ids.add((m.start(), m.end()))
+            found.append((RULE_ID, m.start(), m.end()))
+
+    for m in _MOBILE.finditer(text):
+        if not in_email(m.start(), m.end()):
+            found.append((RULE_MOBILE, m.start(), m.end()))
+
+    for m in _CARD.finditer(text):
+        span = (m.start(), m.end())
+        digits = re.sub(r"[ -]", "", m.group())
+        # An ID number is reported as an ID only, even if it also passes Luhn.
+        if span not in ids and luhn_valid(digits) and not in_email(*span):
+            found.append((RULE_CARD, m.start(), m.end()))
+    return found
+
+
+__all__ = ["RULE_CARD", "RULE_EMAIL", "RULE_ID", "RULE_MOBILE", "detect", "id_number_valid", "luhn_valid"]

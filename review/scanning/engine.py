@@ -1,0 +1,308 @@
+"""The scan engine: word-list matching, jieba confidence, allow-list, PII.
+
+One :class:`ScanEngine` is built from one :class:`WordLists` and is then
+read-only, so it can be shared by threads.  :class:`EngineCache` keeps the
+engine of a word-list directory current (hot reload).
+
+Matching lives in :class:`_Matcher` alone: the later normalisation against
+disguises (full width, traditional characters, noise between characters)
+replaces that class and nothing else, as long as it keeps reporting spans
+into the original text.
+"""
+from __future__ import annotations
+
+import bisect
+import logging
+import threading
+from dataclasses import asdict, dataclass
+from typing import Callable, Iterable, Iterator
+
+import ahocorasick
+import jieba
+
+from review.scanning import detectors
+from review.scanning.wordlists import (
+    Term, WordLists, fold_key, load_wordlists, wordlist_fingerprint,
+)
+
+PII_CATEGORY = "pii"
+
+# The tokenizer only sees the clause around a match: up to this many
+# characters on each side, cut earlier at clause punctuation.
+WINDOW_MARGIN = 20
+_CLAUSE_BREAKS = frozenset("。！？!?；;，,、：:\n\r\t…")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One finding; ``start``/``end`` are character offsets into the original text."""
+
+    term: str
+    category: str
+    severity: str
+    confidence: str
+    rule: str
+    start: int
+    end: int
+    text: str
+
+    def as_dict(self) -> dict:
+        """The JSON shape of the scan contract (DESIGN.md)."""
+        return asdict(self)
+
+
+# --- matching ---------------------------------------------------------------
+
+def _is_latin(ch: str) -> bool:
+    """A character that forms words with its Latin neighbours (ASCII + Latin-1/Extended-A/B)."""
+    return (ch.isascii() and ch.isalnum()) or ("\u00c0" <= ch <= "\u024f" and ch.isalpha())
+
+
+def _fold(text: str) -> str:
+    """Lower-case *text* without changing its length (offsets must stay true)."""
+    folded = text.lower()
+    if len(folded) == len(text):
+        return folded
+    # A few characters (e.g. 'İ') lower-case to two; keep those as they are.
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+
+
+class _Matcher:
+    """Every occurrence of every key, overlapping ones included.
+
+    Keys are compared with Latin case folded.  A key that begins (ends) with a
+    Latin letter or digit only matches where the text does not continue with
+    one before (after) it, so ``av`` is not found inside ``have``.
+    """
+
+    def __init__(self, keys: Iterable[str]):
+        self._automaton = ahocorasick.Automaton()
+        for key in keys:
+            self._automaton.add_word(key, (key, len(key)))
+        self._empty = len(self._automaton) == 0
+        if not self._empty:
+            self._automaton.make_automaton()
+
+    def find(self, text: str) -> Iterator[tuple[int, int, str]]:
+        """Yield ``(start, end, key)`` spans into *text*."""
+        if self._empty or not text:
+            return
+        folded = _fold(text)
+        last = len(text)
+        for end_index, (key, length) in self._automaton.iter(folded):
+            end = end_index + 1
+            start = end - length
+            if _is_latin(key[0]) and start > 0 and _is_latin(folded[start - 1]):
+                continue
+            if _is_latin(key[-1]) and end < last and _is_latin(folded[end]):
+                continue
+            yield start, end, key
+
+
+# --- jieba confidence -------------------------------------------------------
+
+_base_lock = threading.Lock()
+_base_tokenizer: jieba.Tokenizer | None = None
+
+
+def _base() -> jieba.Tokenizer:
+    """jieba's default dictionary, loaded once per process (~0.7 s) and never modified."""
+    global _base_tokenizer
+    with _base_lock:
+        if _base_tokenizer is None:
+            logger = logging.getLogger("jieba")
+            level = logger.level
+            logger.setLevel(logging.WARNING)  # silence "Building prefix dict..." on stderr
+            try:
+                tokenizer = jieba.Tokenizer()
+                tokenizer.initialize()
+            finally:
+                logger.setLevel(level)
+            _base_tokenizer = tokenizer
+        return _base_tokenizer
+
+
+def _private_tokenizer(terms: Iterable[str]) -> jieba.Tokenizer:
+    """A tokenizer with its own copy of the base dictionary plus *terms*.
+
+    The copy (~15 ms) keeps the global ``jieba`` dictionary and other
+    engines untouched.  Each term gets the larger of its dictionary frequency
+    and jieba's ``suggest_freq`` — just enough to make the term one token
+    when it stands on its own — so that in context jieba still prefers a
+    better segmentation: 大/麻烦 stays 大/麻烦, and 大麻 is then a low
+    confidence match.
+    """
+    base = _base()
+    tokenizer = jieba.Tokenizer()
+    tokenizer.FREQ = dict(base.FREQ)
+    tokenizer.total = base.total
+    tokenizer.initialized = True
+    for term in sorted(set(terms)):  # sorted: suggest_freq depends on earlier additions
+        freq = max(base.FREQ.get(term) or 0, tokenizer.suggest_freq(term, tune=False))
+        tokenizer.add_word(term, freq=max(freq, 1))
+    return tokenizer
+
+
+def _confidence(starts: list[int], ends: list[int], start: int, end: int) -> str:
+    """high: whole tokens; medium: inside one longer token; low: cuts token boundaries.
+
+    *starts*/*ends* are the offsets of contiguous tokens covering the span.
+    """
+    i = bisect.bisect_right(starts, start) - 1          # the token holding `start`
+    j = bisect.bisect_left(ends, end)                    # the first token ending at/after `end`
+    if i < 0 or j >= len(ends):
+        return "low"  # not covered: cannot happen with jieba's tokenize, kept safe
+    if starts[i] == start and ends[j] == end:
+        return "high"
+    if i == j:
+        return "medium"
+    return "low"
+
+
+def _window(text: str, start: int, end: int) -> tuple[int, int]:
+    """The clause around ``text[start:end]``, at most WINDOW_MARGIN chars each side."""
+    lo = max(0, start - WINDOW_MARGIN)
+    while start > lo and text[start - 1] not in _CLAUSE_BREAKS:
+        start -= 1
+    hi = min(len(text), end + WINDOW_MARGIN)
+    while end < hi and text[end] not in _CLAUSE_BREAKS:
+        end += 1
+    return start, end
+
+
+# --- the engine -------------------------------------------------------------
+
+class ScanEngine:
+    """Scans texts against one set of word lists; immutable once built."""
+
+    def __init__(self, wordlists: WordLists):
+        self.wordlists = wordlists
+        self.version = wordlists.version
+        self._terms: dict[str, list[Term]] = {}
+        for term in wordlists.terms:
+            self._terms.setdefault(fold_key(term.term), []).append(term)
+        self._allow = frozenset(fold_key(p) for p in wordlists.allow)
+        self._matcher = _Matcher(self._terms.keys() | self._allow)
+        spellings = {t.term for t in wordlists.terms} | set(self._terms)
+        self._tokenizer = _private_tokenizer(spellings)
+
+    def scan(self, text: str, include_low: bool = False) -> list[Hit]:
+        """Every finding in *text*, sorted by (start, end, term).
+
+        ``low`` confidence hits are left out unless *include_low*.
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"scan() needs str, not {type(text).__name__}")
+        allowed: list[tuple[int, int]] = []
+        matches: list[tuple[int, int, str]] = []
+        for start, end, key in self._matcher.find(text):
+            if key in self._allow:
+                allowed.append((start, end))
+            if key in self._terms:
+                matches.append((start, end, key))
+        suppressed = _Suppressor(allowed)
+
+        matches = [m for m in matches if not suppressed(m[0], m[1])]
+        confidences = self._confidences(text, {(start, end) for start, end, _ in matches})
+
+        hits: list[Hit] = []
+        for start, end, key in matches:
+            confidence = confidences[start, end]
+            if confidence == "low" and not include_low:
+                continue
+            for term in self._terms[key]:
+                hits.append(Hit(term.term, term.category, term.severity, confidence,
+                                f"wordlist:{term.category}", start, end, text[start:end]))
+
+        for rule, start, end in detectors.detect(text):
+            if not suppressed(start, end):
+                found = text[start:end]
+                hits.append(Hit(found, PII_CATEGORY, "high", "high", rule, start, end, found))
+
+        hits.sort(key=lambda h: (h.start, h.end, h.term, h.category, h.rule))
+        return hits
+
+    def _confidences(self, text: str, spans: set[tuple[int, int]]) -> dict[tuple[int, int], str]:
+        """Judge each span against jieba's segmentation of the clause around it.
+
+        Windows that overlap are merged and tokenised once, so text dense
+        with matches costs one pass of jieba rather than one per match.
+        """
+        judged: dict[tuple[int, int], str] = {}
+        windowed = sorted((_window(text, start, end), (start, end)) for start, end in spans)
+        i = 0
+        while i < len(windowed):
+            (lo, hi), _ = windowed[i]
+            j = i
+            while j + 1 < len(windowed) and windowed[j + 1][0][0] < hi:
+                j += 1
+                hi = max(hi, windowed[j][0][1])
+            starts, ends = [], []
+            for _, s, e in self._tokenizer.tokenize(text[lo:hi]):
+                starts.append(lo + s)
+                ends.append(lo + e)
+            for _, span in windowed[i:j + 1]:
+                judged[span] = _confidence(starts, ends, *span)
+            i = j + 1
+        return judged
+
+
+class _Suppressor:
+    """Answers "does an allow-list occurrence contain this span?" in O(log n)."""
+
+    def __init__(self, spans: list[tuple[int, int]]):
+        spans = sorted(spans)
+        self._starts = [s for s, _ in spans]
+        self._max_end: list[int] = []
+        best = -1
+        for _, e in spans:
+            best = max(best, e)
+            self._max_end.append(best)
+
+    def __call__(self, start: int, end: int) -> bool:
+        i = bisect.bisect_right(self._starts, start) - 1
+        return i >= 0 and self._max_end[i] >= end
+
+
+# --- hot reload -------------------------------------------------------------
+
+class EngineCache:
+    """Holds one engine for a word-list directory and rebuilds it when the files change.
+
+    A worker calls :meth:`get` before each job.  A rebuild is done in full
+    before the new engine replaces the old one, so :meth:`get` never returns a
+    half-built engine.  If the changed lists are broken, :meth:`get` raises
+    :class:`WordListError` (and tries again on the next call) rather than
+    scanning quietly with stale lists.
+    """
+
+    def __init__(self, directory, extra_terms_loader: Callable[[], Iterable[Term]] | None = None):
+        self.directory = directory
+        self._loader = extra_terms_loader
+        self._lock = threading.Lock()
+        # (fingerprint, extra terms, engine), replaced as one object so that a
+        # reader never pairs a new engine with an old fingerprint or vice versa.
+        self._state: tuple[tuple, frozenset, ScanEngine] | None = None
+
+    def get(self) -> ScanEngine:
+        """The current engine, rebuilt first if the files or database terms changed."""
+        # Fingerprint before loading: a change made during the load is seen next time.
+        fingerprint = wordlist_fingerprint(self.directory)
+        extra = frozenset(self._loader() or ()) if self._loader is not None else frozenset()
+        state = self._state
+        if state is not None and state[:2] == (fingerprint, extra):
+            return state[2]
+        with self._lock:
+            state = self._state
+            if state is not None and state[:2] == (fingerprint, extra):
+                return state[2]  # another thread rebuilt it meanwhile
+            wordlists = load_wordlists(self.directory, extra)
+            if state is not None and wordlists.version == state[2].version:
+                engine = state[2]  # touched but unchanged: keep the engine we have
+            else:
+                engine = ScanEngine(wordlists)
+            self._state = (fingerprint, extra, engine)
+            return engine
+
+
+__all__ = ["EngineCache", "Hit", "PII_CATEGORY", "ScanEngine"]
