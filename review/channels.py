@@ -10,6 +10,7 @@ from review.errors import NotFound, ValidationError
 from review.models import Channel, User
 from review.models.channels import CATEGORY_LABELS, FILING_LABELS, PLATFORM_LABELS
 from review.timeutil import now
+from review.validation import as_int
 
 EDITABLE = (
     "name", "platform", "category", "identifier", "unit", "administrator", "leader_id",
@@ -50,10 +51,7 @@ def _clean(session: Session, data: dict) -> dict:
     if filing not in FILING_LABELS:
         raise ValidationError("请选择有效的备案状态", field="filing_status")
     out["filing_status"] = filing
-    try:
-        leader_id = int(data.get("leader_id") or 0)
-    except (TypeError, ValueError):
-        leader_id = 0
+    leader_id = as_int(data.get("leader_id"))
     leader = session.get(User, leader_id) if leader_id else None
     if leader is None or not leader.has_role("leader") or not leader.active:
         raise ValidationError("请选择一位在职的分管领导", field="leader_id")
@@ -104,10 +102,8 @@ def update_channel(session: Session, channel: Channel, data: dict, actor: User |
 
 
 def get_channel(session: Session, channel_id) -> Channel:
-    try:
-        channel = session.get(Channel, int(channel_id))
-    except (TypeError, ValueError):
-        channel = None
+    key = as_int(channel_id)
+    channel = session.get(Channel, key) if key is not None else None
     if channel is None:
         raise NotFound("渠道不存在", field="channel_id")
     return channel

@@ -26,6 +26,7 @@ from review.models import Channel, Decision, Draft, DraftVersion, Flag, Publicat
 from review.models.drafts import AWAITING_SCAN, STATUS_LABELS
 from review.sanitize import clean_html, html_to_text
 from review.timeutil import now
+from review.validation import as_int
 
 MAX_TITLE_CHARS = 200
 MAX_BODY_CHARS = 100_000
@@ -83,10 +84,8 @@ def prepare_content(title, body, body_format="text", *, max_body=MAX_BODY_CHARS)
 # ---------------------------------------------------------------- helpers
 
 def get_draft(session: Session, draft_id) -> Draft:
-    try:
-        draft = session.get(Draft, int(draft_id))
-    except (TypeError, ValueError):
-        draft = None
+    key = as_int(draft_id)
+    draft = session.get(Draft, key) if key is not None else None
     if draft is None:
         raise NotFound("稿件不存在")
     return draft
@@ -294,10 +293,9 @@ def decide(session: Session, actor: User, draft_id, decision: str, comment: str 
     if decision == "reject" and not comment:
         raise ValidationError("退回时必须填写审核意见", field="comment")
     current = current_version(session, draft)
-    try:
-        version_number = int(version)
-    except (TypeError, ValueError):
-        raise ValidationError("请指明审核的版本号", field="version") from None
+    version_number = as_int(version)
+    if version_number is None:
+        raise ValidationError("请指明审核的版本号", field="version")
     if current is None or draft.status != "in_review":
         raise Conflict(f"稿件{draft.status_label}，当前不能审核")
     if version_number != current.number:

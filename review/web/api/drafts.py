@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import g, jsonify
 
 from review import permissions, queries, workflow
-from review.errors import Forbidden
+from review.errors import Forbidden, ValidationError
 from review.models import Channel
 from review.web.api import bp, json_body, token_required
 from review.web.context import db_session, runtime
@@ -34,10 +34,12 @@ def draft_json(view: queries.DraftView, scan_delayed: bool = False) -> dict:
 @token_required("editor")
 def create_draft():
     data = json_body()
+    urgent = data.get("urgent", False)
+    if not isinstance(urgent, bool):
+        raise ValidationError("urgent 必须是 true 或 false", field="urgent")
     session = db_session()
     draft, version, _ = workflow.submit(session, g.api_user, data.get("channel_id"), data.get("title"),
-                                        data.get("body"), data.get("body_format", "text"),
-                                        bool(data.get("urgent", False)), draft_id=None)
+                                        data.get("body"), data.get("body_format", "text"), urgent)
     session.commit()
     delayed = not try_enqueue_scan(runtime(), version.id)
     return jsonify(draft_json(queries.draft_view(session, draft), delayed)), 201

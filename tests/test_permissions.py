@@ -1,0 +1,480 @@
+"""The role × action matrix: every web route and API endpoint, tried by every
+kind of user, and what each is allowed to do.
+
+MATRIX below has 32 routes (26 web, 6 API) × 7 actors = 224 (route, actor)
+pairs, each its own test; test_nobody_decides_on_own_draft adds 2 more (web
+and API): 226 pairs in all.
+
+The actors: `anonymous` (no session / no token); `editor`, the author of the
+draft under test; `editor2`, another editor; `leader`, the supervising leader
+of the draft's channel; `leader2`, the leader of another channel;
+`registrar`; `auditor`. Cells:
+
+- "ok"     allowed; the route's own check asserts the visible effect
+- "→/path" allowed; a redirect to that page (the landing page sends each role
+           to where its work is)
+- "403"    forbidden: 403, and nothing in the database changes (row counts,
+           the draft's status and version, the channel, the users, and the
+           number of audit events are compared before and after)
+- "login"  anonymous web request: 302 to /login, nothing changes
+- "401"    anonymous API request: 401 with a JSON error object
+
+Each test builds its own small world on a fresh database. The draft is moved
+to the state in which the action under test makes sense (approved for
+publish, published for retract, ...) with the real workflow functions; the
+scan that takes a draft to `in_review` is `workflow.scan_version`, the very
+function the worker's job runs, with the real engine, in process (running an
+RQ worker per test would make the matrix slow). For the same reason (argon2
+costs a quarter of a second a call) users are stored with one hash computed
+once per process, and a browser is signed in by putting the user's id in its
+Flask-Login session instead of posting the password: everything after that
+(session, user loading, role guards, CSRF) is the application's own code.
+The login form itself is exercised by test_flow_web.py.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+import pytest
+from sqlalchemy import func, select
+
+from review import audit, workflow
+from review.models import (AuditEvent, Channel, Decision, Draft, DraftVersion, Publication, ScanResult,
+                           User)
+
+ACTORS = ("anonymous", "editor", "editor2", "leader", "leader2", "registrar", "auditor")
+
+MATRIX = {
+    #  route                              anonymous   editor      editor2     leader      leader2     registrar           auditor
+    "GET /":                             ("login",    "→/drafts", "→/drafts", "→/review", "→/review", "→/admin/channels", "→/drafts/all"),
+    "GET /drafts":                       ("login",    "ok",       "ok",       "403",      "403",      "403",              "403"),
+    "GET /drafts/all":                   ("login",    "403",      "403",      "403",      "403",      "403",              "ok"),
+    "GET /drafts/new":                   ("login",    "ok",       "ok",       "403",      "403",      "403",              "403"),
+    "POST /drafts/new":                  ("login",    "ok",       "ok",       "403",      "403",      "403",              "403"),
+    "GET /drafts/<id>":                  ("login",    "ok",       "403",      "ok",       "403",      "403",              "ok"),
+    "GET /drafts/<id>/panel":            ("login",    "ok",       "403",      "ok",       "403",      "403",              "ok"),
+    "GET /drafts/<id>/edit":             ("login",    "ok",       "403",      "403",      "403",      "403",              "403"),
+    "POST /drafts/<id>/edit":            ("login",    "ok",       "403",      "403",      "403",      "403",              "403"),
+    "POST /drafts/<id>/publish":         ("login",    "ok",       "403",      "403",      "403",      "403",              "403"),
+    "POST /drafts/<id>/withdraw":        ("login",    "ok",       "403",      "403",      "403",      "403",              "403"),
+    "POST /drafts/<id>/retry":           ("login",    "ok",       "403",      "403",      "403",      "403",              "403"),
+    "POST /drafts/<id>/decision":        ("login",    "403",      "403",      "ok",       "403",      "403",              "403"),
+    "POST /drafts/<id>/retract":         ("login",    "403",      "403",      "ok",       "403",      "403",              "403"),
+    "GET /review":                       ("login",    "403",      "403",      "ok",       "ok",       "403",              "403"),
+    "GET /audit":                        ("login",    "403",      "403",      "403",      "403",      "ok",               "ok"),
+    "GET /admin/channels":               ("login",    "403",      "403",      "403",      "403",      "ok",               "403"),
+    "GET /admin/channels/new":           ("login",    "403",      "403",      "403",      "403",      "ok",               "403"),
+    "POST /admin/channels/new":          ("login",    "403",      "403",      "403",      "403",      "ok",               "403"),
+    "GET /admin/channels/<id>/edit":     ("login",    "403",      "403",      "403",      "403",      "ok",               "403"),
+    "POST /admin/channels/<id>/edit":    ("login",    "403",      "403",      "403",      "403",      "ok",               "403"),
+    "GET /admin/users":                  ("login",    "403",      "403",      "403",      "403",      "ok",               "403"),
+    "GET /admin/users/new":              ("login",    "403",      "403",      "403",      "403",      "ok",               "403"),
+    "POST /admin/users/new":             ("login",    "403",      "403",      "403",      "403",      "ok",               "403"),
+    "GET /admin/users/<id>/edit":        ("login",    "403",      "403",      "403",      "403",      "ok",               "403"),
+    "POST /admin/users/<id>/edit":       ("login",    "403",      "403",      "403",      "403",      "ok",               "403"),
+    "POST /api/v1/drafts":               ("401",      "ok",       "ok",       "403",      "403",      "403",              "403"),
+    "GET /api/v1/drafts/<id>":           ("401",      "ok",       "403",      "ok",       "403",      "403",              "ok"),
+    "POST /api/v1/drafts/<id>/decision": ("401",      "403",      "403",      "ok",       "403",      "403",              "403"),
+    "POST /api/v1/scan":                 ("401",      "ok",       "ok",       "ok",       "ok",       "ok",               "ok"),
+    "GET /api/v1/channels":              ("401",      "ok",       "ok",       "ok",       "ok",       "ok",               "ok"),
+    "GET /api/v1/openapi.json":          ("ok",       "ok",       "ok",       "ok",       "ok",       "ok",               "ok"),
+}
+
+PASSWORD = "secret-pass-1"
+DRAFT_TITLE = "城南街道停水通知"
+DRAFT_BODY = "因管道检修，本周六上午八点至十二点城南街道停水，请居民提前储水。"
+PUBLISHED_URL = "https://www.example.gov.cn/notice/1"
+
+
+# ----------------------------------------------------------------- the world
+
+@dataclass
+class World:
+    users: dict[str, User]
+    channel: Channel
+    other_channel: Channel
+    draft_id: int | None = None
+    version_id: int | None = None
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def id(self, actor: str) -> int:
+        return self.users[actor].id
+
+
+_password_hash: str | None = None
+_engine = None
+
+
+def _users(db, *specs: tuple[str, str, str]) -> list[User]:
+    """Users as `make.user` creates them ((username, roles, display name) each),
+    in one transaction, sharing one argon2 hash computed once per process."""
+    global _password_hash
+    if _password_hash is None:
+        from review.accounts import hash_password
+
+        _password_hash = hash_password(PASSWORD)
+    with db.transaction() as s:
+        users = []
+        for username, roles, display_name in specs:
+            user = User(username=username, display_name=display_name, password_hash=_password_hash, roles=roles)
+            s.add(user)
+            s.flush()
+            audit.record(s, "user.created", None, username=username, roles=roles.split())
+            users.append(user)
+        return users
+
+
+def _scan(db, rt, version_id: int) -> None:
+    """What the worker's job does for one version (workers.jobs.scan_version),
+    in process, with the real engine (built once per process: same word lists)."""
+    global _engine
+    if _engine is None:
+        _engine = rt.engines.get()
+    assert workflow.scan_version(db, version_id, _engine) is not None
+
+
+def build_world(db, rt, make, state: str | None) -> World:
+    people = _users(db, ("editor", "editor", "张编辑"), ("editor2", "editor", "李编辑"),
+                    ("leader", "leader", "王领导"), ("leader2", "leader", "赵领导"),
+                    ("registrar", "registrar", "周管理"), ("auditor", "auditor", "陈督查"))
+    users = {u.username: u for u in people}
+    world = World(users, make.channel(users["leader"], "城南发布", platform="website"),
+                  make.channel(users["leader2"], "城北发布"))
+    if state is None:
+        return world
+    draft, version = make.submit(users["editor"], world.channel, DRAFT_TITLE, DRAFT_BODY)
+    world.draft_id, world.version_id = draft.id, version.id
+    if state == "scan_failed":  # what the worker's failure callback does after the last retry
+        with db.transaction() as s:
+            assert workflow.mark_scan_failed(s, version.id, "检测服务故障")
+    if state in ("in_review", "approved", "published"):
+        _scan(db, rt, version.id)
+    if state in ("approved", "published"):
+        with db.transaction() as s:
+            workflow.decide(s, users["leader"], draft.id, "approve", version=1)
+            if state == "published":
+                workflow.publish(s, users["editor"], draft.id, PUBLISHED_URL, None)
+    assert draft_status(db, draft.id) == state
+    return world
+
+
+def snapshot(db, world: World) -> dict:
+    """Everything a forbidden request must leave as it was."""
+    with db.transaction() as s:
+        counts = {model.__name__: s.scalar(select(func.count()).select_from(model))
+                  for model in (Draft, DraftVersion, ScanResult, Decision, Publication, Channel, User, AuditEvent)}
+        draft = s.get(Draft, world.draft_id) if world.draft_id else None
+        channel = s.get(Channel, world.channel.id)
+        people = {u.username: (u.display_name, u.roles, u.active) for u in s.execute(select(User)).scalars()}
+        return {
+            "counts": counts,
+            "draft": (draft.status, draft.current_version_id, draft.title) if draft else None,
+            "channel": (channel.name, channel.platform, channel.leader_id, channel.filing_status),
+            "people": people,
+        }
+
+
+def draft_status(db, draft_id: int) -> str:
+    with db.transaction() as s:
+        return s.get(Draft, draft_id).status
+
+
+# ----------------------------------------------------------------- the routes
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # {draft}, {channel}, {user} are filled in from the world
+    state: str | None = None  # the draft's status before the request (None: no draft)
+    form: dict | None = None  # web POST form / API JSON body; may use the same placeholders
+    ok: str = "200"  # what "allowed" looks like: a status code
+    check: str = ""  # name of the effect check below
+
+    @property
+    def api(self) -> bool:
+        return self.path.startswith("/api/")
+
+
+ROUTES = {
+    "GET /": Route("GET", "/"),
+    "GET /drafts": Route("GET", "/drafts", "queued", check="own_list"),
+    "GET /drafts/all": Route("GET", "/drafts/all", "queued", check="all_list"),
+    "GET /drafts/new": Route("GET", "/drafts/new", check="form"),
+    "POST /drafts/new": Route("POST", "/drafts/new", form={
+        "channel_id": "{channel}", "title": "新稿件", "body": "一篇新的通知。", "body_format": "text",
+        "action": "submit"}, ok="302", check="created"),
+    "GET /drafts/<id>": Route("GET", "/drafts/{draft}", "in_review", check="draft_page"),
+    "GET /drafts/<id>/panel": Route("GET", "/drafts/{draft}/panel", "in_review", check="panel"),
+    "GET /drafts/<id>/edit": Route("GET", "/drafts/{draft}/edit", "queued", check="edit_form"),
+    "POST /drafts/<id>/edit": Route("POST", "/drafts/{draft}/edit", "in_review", form={
+        "channel_id": "{channel}", "title": DRAFT_TITLE, "body": DRAFT_BODY + "（已更正时间）",
+        "body_format": "text", "action": "submit"}, ok="302", check="revised"),
+    "POST /drafts/<id>/publish": Route("POST", "/drafts/{draft}/publish", "approved", form={
+        "url": "https://www.example.gov.cn/notice/2", "published_at": ""}, ok="302", check="published"),
+    "POST /drafts/<id>/withdraw": Route("POST", "/drafts/{draft}/withdraw", "in_review", form={},
+                                        ok="302", check="withdrawn"),
+    "POST /drafts/<id>/retry": Route("POST", "/drafts/{draft}/retry", "scan_failed", form={},
+                                     ok="302", check="retried"),
+    "POST /drafts/<id>/decision": Route("POST", "/drafts/{draft}/decision", "in_review", form={
+        "decision": "approve", "version": "1", "comment": "同意"}, ok="302", check="approved"),
+    "POST /drafts/<id>/retract": Route("POST", "/drafts/{draft}/retract", "published", form={
+        "reason": "停水时间有变"}, ok="302", check="retracted"),
+    "GET /review": Route("GET", "/review", "in_review", check="queue"),
+    "GET /audit": Route("GET", "/audit", "queued", check="audit"),
+    "GET /admin/channels": Route("GET", "/admin/channels", check="channel_list"),
+    "GET /admin/channels/new": Route("GET", "/admin/channels/new", check="form"),
+    "POST /admin/channels/new": Route("POST", "/admin/channels/new", form={
+        "name": "城东发布", "platform": "weibo", "leader_id": "{leader}", "filing_status": "filed"},
+        ok="302", check="channel_created"),
+    "GET /admin/channels/<id>/edit": Route("GET", "/admin/channels/{channel}/edit", check="channel_form"),
+    "POST /admin/channels/<id>/edit": Route("POST", "/admin/channels/{channel}/edit", form={
+        "name": "城南发布（新）", "platform": "website", "leader_id": "{leader}", "filing_status": "filed"},
+        ok="302", check="channel_renamed"),
+    "GET /admin/users": Route("GET", "/admin/users", check="user_list"),
+    "GET /admin/users/new": Route("GET", "/admin/users/new", check="form"),
+    "POST /admin/users/new": Route("POST", "/admin/users/new", form={
+        "username": "newcomer", "password": "long-enough-pass", "roles": "editor", "display_name": "新同事"},
+        ok="302", check="user_created"),
+    "GET /admin/users/<id>/edit": Route("GET", "/admin/users/{user}/edit", check="user_form"),
+    "POST /admin/users/<id>/edit": Route("POST", "/admin/users/{user}/edit", form={
+        "display_name": "李编辑（借调）", "roles": "editor", "active": "on", "unit": ""},
+        ok="302", check="user_renamed"),
+    "POST /api/v1/drafts": Route("POST", "/api/v1/drafts", form={
+        "channel_id": "{channel}", "title": "接口稿件", "body": "经接口提交的通知。"}, ok="201",
+        check="api_created"),
+    "GET /api/v1/drafts/<id>": Route("GET", "/api/v1/drafts/{draft}", "in_review", check="api_draft"),
+    "POST /api/v1/drafts/<id>/decision": Route("POST", "/api/v1/drafts/{draft}/decision", "in_review", form={
+        "decision": "approve", "version": 1, "comment": "同意"}, check="api_approved"),
+    "POST /api/v1/scan": Route("POST", "/api/v1/scan", form={"text": "凡是刷单都是诈骗"}, check="api_scan"),
+    "GET /api/v1/channels": Route("GET", "/api/v1/channels", check="api_channels"),
+    "GET /api/v1/openapi.json": Route("GET", "/api/v1/openapi.json", check="openapi"),
+}
+
+assert set(ROUTES) == set(MATRIX)
+assert all(len(row) == len(ACTORS) for row in MATRIX.values())
+
+PAIRS = [pytest.param(route, actor, id=f"{route} by {actor}")
+         for route, row in MATRIX.items() for actor in ACTORS]
+assert len(MATRIX) == 32 and len(PAIRS) == 224  # as the docstring says
+
+
+def _fill(value, world: World):
+    if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
+        key = value[1:-1]
+        return {"draft": world.draft_id, "channel": world.channel.id, "user": world.id("editor2"),
+                "leader": world.id("leader")}[key]
+    return value
+
+
+def _path(route: Route, world: World) -> str:
+    return route.path.format(draft=world.draft_id, channel=world.channel.id, user=world.id("editor2"))
+
+
+# ----------------------------------------------------------------- requests
+
+class Browser:
+    """A test-client browser, signed in as `user` (or anonymous), holding a
+    CSRF token from a page it loaded so that its POSTs pass the CSRF check
+    and are judged on who sends them. Anonymous: the token of /login."""
+
+    def __init__(self, app, user: User | None = None):
+        self.client = app.test_client()
+        if user is not None:
+            with self.client.session_transaction() as session:
+                session["_user_id"] = str(user.id)
+                session["_fresh"] = True
+        # Signed in, any page carries the logout form with its token (a 404 is the cheapest).
+        html = self.client.get("/login" if user is None else "/no-such-page").get_data(as_text=True)
+        self.csrf = html.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+
+    def get(self, url, **kw):
+        return self.client.get(url, **kw)
+
+    def post(self, url, data=None, **kw):
+        return self.client.post(url, data={**(data or {}), "csrf_token": self.csrf}, **kw)
+
+
+def send(app, route: Route, world: World, actor: str):
+    path = _path(route, world)
+    body = {k: _fill(v, world) for k, v in (route.form or {}).items()}
+    if route.api:
+        headers = {}
+        if actor != "anonymous":
+            headers["Authorization"] = f"Bearer {world.tokens[actor]}"
+        client = app.test_client()
+        if route.method == "GET":
+            return client.get(path, headers=headers)
+        return client.post(path, data=json.dumps(body), content_type="application/json", headers=headers)
+    browser = Browser(app, None if actor == "anonymous" else world.users[actor])
+    return browser.get(path) if route.method == "GET" else browser.post(path, body)
+
+
+# ----------------------------------------------------------------- effects of allowed requests
+
+def _html(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def _location(response) -> str:
+    return urlparse(response.headers.get("Location", "")).path
+
+
+def check_allowed(name: str, response, db, world: World, before: dict, actor: str) -> None:
+    after = snapshot(db, world)
+    html = _html(response)
+    grew = {k: after["counts"][k] - before["counts"][k] for k in after["counts"]}
+    if response.status_code in (200, 201) and not response.is_json:
+        assert "Content-Security-Policy" in response.headers
+    if name in ("own_list",):
+        if actor == "editor":
+            assert DRAFT_TITLE in html
+        else:  # another editor's list does not show someone else's draft
+            assert "我的稿件" in html and DRAFT_TITLE not in html
+    elif name == "all_list":
+        assert "全部稿件" in html and DRAFT_TITLE in html
+    elif name == "form":
+        assert 'name="csrf_token"' in html and "<form" in html
+    elif name == "created":
+        assert grew["Draft"] == 1 and grew["DraftVersion"] == 1 and grew["AuditEvent"] == 1
+        assert _location(response).startswith("/drafts/")
+    elif name == "draft_page":
+        assert DRAFT_TITLE in html and "待审核" in html
+        # The decision form is on the page only for the channel's leader.
+        assert ('name="decision"' in html) == (actor == "leader")
+    elif name == "panel":
+        assert 'id="draft-main"' in html and DRAFT_TITLE in html and "<html" not in html
+    elif name == "edit_form":
+        assert DRAFT_TITLE in html and 'name="body"' in html
+    elif name == "revised":
+        assert after["draft"][0] == "queued" and grew["DraftVersion"] == 1
+        assert after["draft"][1] != before["draft"][1]
+    elif name == "published":
+        assert after["draft"][0] == "published" and grew["Publication"] == 1
+    elif name == "withdrawn":
+        assert after["draft"][0] == "withdrawn" and grew["AuditEvent"] == 1
+    elif name == "retried":
+        assert after["draft"][0] == "queued" and grew["AuditEvent"] == 1
+    elif name == "approved":
+        assert after["draft"][0] == "approved" and grew["Decision"] == 1
+    elif name == "retracted":
+        assert after["draft"][0] == "retracted" and grew["AuditEvent"] == 1
+    elif name == "queue":
+        assert "待我审核" in html
+        # Only drafts of channels this leader supervises are in the queue.
+        assert (DRAFT_TITLE in html) == (actor == "leader")
+    elif name == "audit":
+        assert "审计记录" in html and "#" + str(world.draft_id) in html
+    elif name == "channel_list":
+        assert "城南发布" in html and "城北发布" in html
+    elif name == "channel_form":
+        assert 'value="城南发布"' in html
+    elif name == "channel_created":
+        assert grew["Channel"] == 1 and _location(response) == "/admin/channels"
+    elif name == "channel_renamed":
+        assert after["channel"][0] == "城南发布（新）" and grew["AuditEvent"] == 1
+    elif name == "user_list":
+        assert "李编辑" in html and "陈督查" in html
+    elif name == "user_form":
+        assert "editor2" in html and 'value="李编辑"' in html
+    elif name == "user_created":
+        assert grew["User"] == 1 and "newcomer" in after["people"]
+    elif name == "user_renamed":
+        assert after["people"]["editor2"][0] == "李编辑（借调）"
+    elif name == "api_created":
+        data = response.get_json()
+        assert data["status"] == "queued" and data["version"] == 1 and grew["Draft"] == 1
+    elif name == "api_draft":
+        data = response.get_json()
+        assert data["id"] == world.draft_id and data["status"] == "in_review" and data["version"] == 1
+    elif name == "api_approved":
+        data = response.get_json()
+        assert data["status"] == "approved" and after["draft"][0] == "approved" and grew["Decision"] == 1
+    elif name == "api_scan":
+        assert any(f["term"] == "刷单" for f in response.get_json()["flags"])
+    elif name == "api_channels":
+        names = {c["name"] for c in response.get_json()["channels"]}
+        assert names == {"城南发布", "城北发布"}
+    elif name == "openapi":
+        assert "/drafts/{draft_id}/decision" in response.get_json()["paths"]
+    else:
+        assert not name, name
+    if name in ("own_list", "all_list", "form", "draft_page", "panel", "edit_form", "queue", "audit",
+                "channel_list", "channel_form", "user_list", "user_form", "api_draft", "api_scan",
+                "api_channels", "openapi", ""):
+        assert after == before, "a read changed something"
+
+
+# ----------------------------------------------------------------- the tests
+
+@pytest.mark.parametrize("route_name, actor", PAIRS)
+def test_matrix(app, db, rt, make, route_name, actor):
+    route = ROUTES[route_name]
+    expected = MATRIX[route_name][ACTORS.index(actor)]
+    world = build_world(db, rt, make, route.state)
+    if route.api and actor != "anonymous":
+        world.tokens[actor] = make.token(actor)
+    before = snapshot(db, world)
+
+    response = send(app, route, world, actor)
+
+    if expected == "ok":
+        assert response.status_code == int(route.ok), _html(response)[:2000]
+        check_allowed(route.check, response, db, world, before, actor)
+    elif expected.startswith("→"):
+        assert response.status_code == 302
+        assert _location(response) == expected[1:]
+        assert snapshot(db, world) == before
+    elif expected == "login":
+        assert response.status_code == 302, _html(response)[:2000]
+        assert _location(response) == "/login"
+        assert snapshot(db, world) == before
+    elif expected == "401":
+        assert response.status_code == 401
+        error = response.get_json()["error"]
+        assert error["code"] == "unauthorized" and error["message"]
+        assert snapshot(db, world) == before
+    else:
+        assert expected == "403"
+        assert response.status_code == 403, _html(response)[:2000]
+        if route.api:
+            error = response.get_json()["error"]
+            assert error["code"] == "forbidden" and error["message"]
+        else:
+            assert "权限" in _html(response) or "只有" in _html(response)
+        assert snapshot(db, world) == before
+        if world.draft_id:
+            assert draft_status(db, world.draft_id) == (route.state or "queued")
+
+
+@pytest.mark.parametrize("via", ["web", "api"])
+def test_nobody_decides_on_own_draft(app, db, rt, make, login, via):
+    """An editor who is also the channel's leader cannot approve their own draft."""
+    world = build_world(db, rt, make, None)
+    boss, = _users(db, ("boss", "editor leader", "钱主任"))
+    channel = make.channel(boss, "主任信箱")
+    draft, version = make.submit(boss, channel, "主任的稿件", DRAFT_BODY)
+    _scan(db, rt, version.id)
+    world.draft_id = draft.id
+    token = make.token("boss")
+    before = snapshot(db, world)
+
+    if via == "web":
+        browser = login("boss")
+        page = browser.get(f"/drafts/{draft.id}").get_data(as_text=True)
+        assert "主任的稿件" in page and 'name="decision"' not in page  # no approve button
+        assert "主任的稿件" not in browser.get("/review").get_data(as_text=True)
+        response = browser.post(f"/drafts/{draft.id}/decision", {"decision": "approve", "version": "1"})
+        assert response.status_code == 403
+        assert "不能审核自己撰写的稿件" in response.get_data(as_text=True)
+    else:
+        response = app.test_client().post(f"/api/v1/drafts/{draft.id}/decision",
+                                          json={"decision": "approve", "version": 1},
+                                          headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 403
+        assert response.get_json()["error"]["code"] == "forbidden"
+        assert "自己" in response.get_json()["error"]["message"]
+
+    assert snapshot(db, world) == before
+    assert draft_status(db, draft.id) == "in_review"
