@@ -16,10 +16,10 @@ from sqlalchemy import create_engine, text
 from app import create_app
 from review.config import normalise_database_url
 from review.db import Database
+from tests.factories import PASSWORD, WebUser
 from workers import redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "secret-pass-1"
 
 
 def _worker_index() -> int:
@@ -163,33 +163,6 @@ def run_worker(rt):
     return run
 
 
-class WebUser:
-    """A logged-in browser session through the test client, CSRF included."""
-
-    def __init__(self, app, username: str, password: str = PASSWORD):
-        self.client = app.test_client()
-        page = self.client.get("/login")
-        self.csrf = _csrf(page.get_data(as_text=True))
-        response = self.client.post("/login", data={"username": username, "password": password,
-                                                    "csrf_token": self.csrf})
-        assert response.status_code == 302, response.get_data(as_text=True)
-
-    def get(self, url, **kw):
-        return self.client.get(url, **kw)
-
-    def post(self, url, data=None, csrf=True, **kw):
-        data = dict(data or {})
-        if csrf:
-            data.setdefault("csrf_token", self.csrf)
-        return self.client.post(url, data=data, **kw)
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token on the page"
-    return match.group(1)
-
-
 @pytest.fixture
 def login(app):
-    return lambda username, password=PASSWORD: WebUser(app, username, password)
+    return lambda username, password=PASSWORD: WebUser.login(app, username, password)

@@ -41,6 +41,7 @@ import pytest
 from sqlalchemy import func, select
 
 from review import audit, workflow
+from tests.factories import WebUser
 from review.models import (AuditEvent, Channel, Decision, Draft, DraftVersion, Publication, ScanResult,
                            User)
 
@@ -82,7 +83,6 @@ MATRIX = {
     "GET /api/v1/openapi.json":          ("ok",       "ok",       "ok",       "ok",       "ok",       "ok",               "ok"),
 }
 
-PASSWORD = "secret-pass-1"
 DRAFT_TITLE = "城南街道停水通知"
 DRAFT_BODY = "因管道检修，本周六上午八点至十二点城南街道停水，请居民提前储水。"
 PUBLISHED_URL = "https://www.example.gov.cn/notice/1"
@@ -103,40 +103,8 @@ class World:
         return self.users[actor].id
 
 
-_password_hash: str | None = None
-_engine = None
-
-
-def _users(db, *specs: tuple[str, str, str]) -> list[User]:
-    """Users as `make.user` creates them ((username, roles, display name) each),
-    in one transaction, sharing one argon2 hash computed once per process."""
-    global _password_hash
-    if _password_hash is None:
-        from review.accounts import hash_password
-
-        _password_hash = hash_password(PASSWORD)
-    with db.transaction() as s:
-        users = []
-        for username, roles, display_name in specs:
-            user = User(username=username, display_name=display_name, password_hash=_password_hash, roles=roles)
-            s.add(user)
-            s.flush()
-            audit.record(s, "user.created", None, username=username, roles=roles.split())
-            users.append(user)
-        return users
-
-
-def _scan(db, rt, version_id: int) -> None:
-    """What the worker's job does for one version (workers.jobs.scan_version),
-    in process, with the real engine (built once per process: same word lists)."""
-    global _engine
-    if _engine is None:
-        _engine = rt.engines.get()
-    assert workflow.scan_version(db, version_id, _engine) is not None
-
-
 def build_world(db, rt, make, state: str | None) -> World:
-    people = _users(db, ("editor", "editor", "张编辑"), ("editor2", "editor", "李编辑"),
+    people = make.users(("editor", "editor", "张编辑"), ("editor2", "editor", "李编辑"),
                     ("leader", "leader", "王领导"), ("leader2", "leader", "赵领导"),
                     ("registrar", "registrar", "周管理"), ("auditor", "auditor", "陈督查"))
     users = {u.username: u for u in people}
@@ -150,7 +118,7 @@ def build_world(db, rt, make, state: str | None) -> World:
         with db.transaction() as s:
             assert workflow.mark_scan_failed(s, version.id, "检测服务故障")
     if state in ("in_review", "approved", "published"):
-        _scan(db, rt, version.id)
+        make.scanned(rt, version.id)
     if state in ("approved", "published"):
         with db.transaction() as s:
             workflow.decide(s, users["leader"], draft.id, "approve", version=1)
@@ -274,28 +242,6 @@ def _path(route: Route, world: World) -> str:
 
 # ----------------------------------------------------------------- requests
 
-class Browser:
-    """A test-client browser, signed in as `user` (or anonymous), holding a
-    CSRF token from a page it loaded so that its POSTs pass the CSRF check
-    and are judged on who sends them. Anonymous: the token of /login."""
-
-    def __init__(self, app, user: User | None = None):
-        self.client = app.test_client()
-        if user is not None:
-            with self.client.session_transaction() as session:
-                session["_user_id"] = str(user.id)
-                session["_fresh"] = True
-        # Signed in, any page carries the logout form with its token (a 404 is the cheapest).
-        html = self.client.get("/login" if user is None else "/no-such-page").get_data(as_text=True)
-        self.csrf = html.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-
-    def get(self, url, **kw):
-        return self.client.get(url, **kw)
-
-    def post(self, url, data=None, **kw):
-        return self.client.post(url, data={**(data or {}), "csrf_token": self.csrf}, **kw)
-
-
 def send(app, route: Route, world: World, actor: str):
     path = _path(route, world)
     body = {k: _fill(v, world) for k, v in (route.form or {}).items()}
@@ -307,7 +253,7 @@ def send(app, route: Route, world: World, actor: str):
         if route.method == "GET":
             return client.get(path, headers=headers)
         return client.post(path, data=json.dumps(body), content_type="application/json", headers=headers)
-    browser = Browser(app, None if actor == "anonymous" else world.users[actor])
+    browser = WebUser.signed_in(app, None if actor == "anonymous" else world.users[actor])
     return browser.get(path) if route.method == "GET" else browser.post(path, body)
 
 
@@ -452,10 +398,10 @@ def test_matrix(app, db, rt, make, route_name, actor):
 def test_nobody_decides_on_own_draft(app, db, rt, make, login, via):
     """An editor who is also the channel's leader cannot approve their own draft."""
     world = build_world(db, rt, make, None)
-    boss, = _users(db, ("boss", "editor leader", "钱主任"))
+    boss, = make.users(("boss", "editor leader", "钱主任"))
     channel = make.channel(boss, "主任信箱")
     draft, version = make.submit(boss, channel, "主任的稿件", DRAFT_BODY)
-    _scan(db, rt, version.id)
+    make.scanned(rt, version.id)
     world.draft_id = draft.id
     token = make.token("boss")
     before = snapshot(db, world)

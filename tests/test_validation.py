@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import func, select
 
 from review import audit, workflow
+from tests.factories import WebUser
 from review.models import AuditEvent, Decision, Draft, DraftVersion, Publication, User
 
-PASSWORD = "secret-pass-1"
 MAX_BODY = 100_000
 MAX_REQUEST = 2 * 1024 * 1024  # MAX_CONTENT_LENGTH
 OK_BODY = "因管道检修，本周六上午城南街道停水。"
@@ -25,59 +25,15 @@ OK_BODY = "因管道检修，本周六上午城南街道停水。"
 
 # ----------------------------------------------------------------- helpers
 
-_password_hash: str | None = None
-_engine = None
-
-
-def _users(db, *specs: tuple[str, str]) -> list[User]:
-    """Users as `make.user` creates them, sharing one argon2 hash (speed)."""
-    global _password_hash
-    if _password_hash is None:
-        from review.accounts import hash_password
-
-        _password_hash = hash_password(PASSWORD)
-    with db.transaction() as s:
-        out = []
-        for username, roles in specs:
-            user = User(username=username, display_name=username, password_hash=_password_hash, roles=roles)
-            s.add(user)
-            s.flush()
-            audit.record(s, "user.created", None, username=username, roles=roles.split())
-            out.append(user)
-        return out
-
-
-class Browser:
-    """Signed in by the user's id in the Flask-Login session (no argon2 per
-    test); POSTs carry the page's CSRF token unless told otherwise."""
-
-    def __init__(self, app, user: User):
-        self.client = app.test_client()
-        with self.client.session_transaction() as session:
-            session["_user_id"] = str(user.id)
-            session["_fresh"] = True
-        html = self.client.get("/no-such-page").get_data(as_text=True)
-        self.csrf = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-    def get(self, url, **kw):
-        return self.client.get(url, **kw)
-
-    def post(self, url, data=None, csrf=True, **kw):
-        data = dict(data or {})
-        if csrf:
-            data.setdefault("csrf_token", self.csrf)
-        return self.client.post(url, data=data, **kw)
-
-
 class Setup:
     def __init__(self, app, db, rt, make):
         self.app, self.db, self.rt, self.make = app, db, rt, make
-        self.editor, self.leader = _users(db, ("editor", "editor"), ("leader", "leader"))
+        self.editor, self.leader = make.users(("editor", "editor"), ("leader", "leader"))
         self.channel = make.channel(self.leader, "城南网站", platform="website")
         self.draft_id = None
 
-    def browser(self, who: str = "editor") -> Browser:
-        return Browser(self.app, getattr(self, who))
+    def browser(self, who: str = "editor") -> WebUser:
+        return WebUser.signed_in(self.app, getattr(self, who))
 
     def token(self, who: str = "editor") -> str:
         return self.make.token(who)
@@ -86,10 +42,7 @@ class Setup:
         draft, version = self.make.submit(self.editor, self.channel, "停水通知", OK_BODY)
         self.draft_id = draft.id
         if state in ("in_review", "approved"):
-            global _engine
-            if _engine is None:
-                _engine = self.rt.engines.get()
-            workflow.scan_version(self.db, version.id, _engine)  # what the worker's job runs
+            self.make.scanned(self.rt, version.id)
         if state == "approved":
             with self.db.transaction() as s:
                 workflow.decide(s, self.leader, draft.id, "approve", version=1)

@@ -21,9 +21,9 @@ from markupsafe import escape
 from sqlalchemy import select
 
 from review import audit, workflow
+from tests.factories import PASSWORD, Factories, WebUser
 from review.models import Channel, Draft, DraftVersion, User
 
-PASSWORD = "secret-pass-1"
 FLAGGED = "刷单"  # a high-severity term: the scan highlights text next to the payload
 
 PAYLOADS = {
@@ -134,51 +134,11 @@ def shown_in_audit(text: str) -> str:
 
 # ----------------------------------------------------------------- helpers
 
-_password_hash: str | None = None
-
-
-def _user(db, username: str, *roles: str, display_name: str) -> User:
-    """A user as `make.user` creates one, with one argon2 hash per process (speed)."""
-    global _password_hash
-    if _password_hash is None:
-        from review.accounts import hash_password
-
-        _password_hash = hash_password(PASSWORD)
-    with db.transaction() as s:
-        user = User(username=username, display_name=display_name, password_hash=_password_hash,
-                    roles=" ".join(roles))
-        s.add(user)
-        s.flush()
-        audit.record(s, "user.created", None, username=username, roles=list(roles))
-        return user
-
-
-class Browser:
-    """A test-client browser signed in as `user`: the user's id is put in its
-    Flask-Login session (argon2 makes a real POST /login cost a quarter of a
-    second; the login form has its own tests). Its POSTs carry the CSRF token
-    of a page it loaded, like WebUser's."""
-
-    def __init__(self, app, user: User):
-        self.client = app.test_client()
-        with self.client.session_transaction() as session:
-            session["_user_id"] = str(user.id)
-            session["_fresh"] = True
-        html = self.client.get("/no-such-page").get_data(as_text=True)  # any page has the logout form
-        self.csrf = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-    def get(self, url, **kw):
-        return self.client.get(url, **kw)
-
-    def post(self, url, data=None, **kw):
-        return self.client.post(url, data={"csrf_token": self.csrf, **(data or {})}, **kw)
-
-
 def _team(app, db):
-    people = {n: _user(db, n, r, display_name=d) for n, r, d in (
-        ("editor", "editor", "张编辑"), ("leader", "leader", "王领导"),
-        ("auditor", "auditor", "陈督查"), ("registrar", "registrar", "周管理"))}
-    return people, {n: Browser(app, u) for n, u in people.items()}
+    users = Factories(db).users(("editor", "editor", "张编辑"), ("leader", "leader", "王领导"),
+                                ("auditor", "auditor", "陈督查"), ("registrar", "registrar", "周管理"))
+    people = {u.username: u for u in users}
+    return people, {n: WebUser.signed_in(app, u) for n, u in people.items()}
 
 
 def _draft_id(response) -> int:
@@ -314,7 +274,7 @@ def test_csp_on_anonymous_pages(client, url, status):
 
 
 def test_csp_on_signed_in_pages_and_login_reflection(app, db, make, login):
-    _user(db, "editor", "editor", display_name="张编辑")
+    make.users(("editor", "editor", "张编辑"))
     editor = login("editor")
     for url, status in [("/drafts", 200), ("/drafts/new", 200), ("/admin/channels", 403), ("/drafts/999", 404)]:
         page(editor, url, status)
@@ -331,8 +291,7 @@ def test_csp_on_signed_in_pages_and_login_reflection(app, db, make, login):
 
 
 def test_api_returns_payloads_as_json_not_html(app, db, make):
-    leader = _user(db, "leader", "leader", display_name="王领导")
-    _user(db, "editor", "editor", display_name="张编辑")
+    leader, _ = make.users(("leader", "leader", "王领导"), ("editor", "editor", "张编辑"))
     channel = make.channel(leader, PAYLOADS["script"])
     token = make.token("editor")
     client = app.test_client()
