@@ -1,14 +1,22 @@
 """The worker entry point: prepare everything expensive once, sweep, then work.
 
-jieba's dictionary and the word lists are loaded before the first job, so
-each forked job starts with them in memory. Maintenance (every
-SWEEP_INTERVAL seconds) also runs the sweep that re-enqueues lost scans.
+jieba's dictionary and the word lists are loaded before the first job.
+Jobs run in the worker process itself, not in a forked work horse: a fork
+per job costs more than scanning a 5,000-character draft (bench/worker_fork.py
+measures both). What the horse gave is kept: job timeouts (RQ's SIGALRM
+death penalty, in the main thread), heartbeats while a job runs (a thread),
+and recovery of a dead worker's job by any other worker once its heartbeat
+expires. Maintenance (every SWEEP_INTERVAL seconds) also runs the sweep
+that re-enqueues lost scans.
 """
 from __future__ import annotations
 
 import logging
+import threading
 
-from rq import Worker
+import redis
+from rq import SimpleWorker
+from rq.worker import WorkerStatus
 
 from review.scanning import WordListError
 from workers import queue as scan_queue
@@ -28,9 +36,11 @@ class JobIdFilter(logging.Filter):
         return True
 
 
-class ScanWorker(Worker):
+class ScanWorker(SimpleWorker):
     def __init__(self, *args, runtime=None, **kwargs):
         self.runtime = runtime
+        self._beat_lock = threading.Lock()
+        self._job_done = threading.Event()
         s = runtime.settings
         kwargs.setdefault("job_monitoring_interval", s["WORKER_HEARTBEAT_INTERVAL"])
         kwargs.setdefault("maintenance_interval", s["SWEEP_INTERVAL"])
@@ -42,13 +52,40 @@ class ScanWorker(Worker):
         return s["WORKER_HEARTBEAT_INTERVAL"] + s["WORKER_HEARTBEAT_GRACE"]
 
     def execute_job(self, job, queue):
-        # Refresh the engine in the parent before forking: a changed word list
-        # is then built once here, not again in every job's work horse.
         try:
-            self.runtime.engines.get()
+            self.runtime.engines.get()  # a changed word list is rebuilt before the job, never during it
         except WordListError as exc:
             log.error("word lists cannot be loaded: %s", exc)  # the job itself will fail and retry
-        return super().execute_job(job, queue)
+        self.prepare_execution(job)
+        self._job_done = threading.Event()
+        beat = threading.Thread(target=self._heartbeats, args=(job, self._job_done), daemon=True)
+        beat.start()
+        try:
+            self.perform_job(job, queue)
+        finally:
+            self._end_heartbeats()
+            beat.join()
+        self.set_state(WorkerStatus.IDLE)
+
+    def _heartbeats(self, job, done: threading.Event):
+        """Tell Redis the job is alive while it runs, as a forking worker's parent would."""
+        while not done.wait(self.job_monitoring_interval):
+            with self._beat_lock:
+                if done.is_set():
+                    return
+                try:
+                    self.maintain_heartbeats(job)
+                except redis.RedisError as exc:
+                    log.warning("heartbeat failed: %s", exc)
+
+    def _end_heartbeats(self):
+        with self._beat_lock:
+            self._job_done.set()
+
+    def handle_execution_ended(self, job, queue, heartbeat_ttl):
+        # Stop beating before RQ clears the execution, so no late beat recreates it.
+        self._end_heartbeats()
+        super().handle_execution_ended(job, queue, heartbeat_ttl)
 
     def run_maintenance_tasks(self):
         super().run_maintenance_tasks()  # moves jobs of dead workers to failed/retry
