@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlparse
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -381,12 +381,12 @@ def record_scan(session: Session, version_id: int, wordlist_version: str, hits: 
                         flag_count=total, duration_ms=duration_ms)
     session.add(result)
     session.flush()
-    for field, field_hits in hits.items():
-        for hit in field_hits:
-            session.add(Flag(scan_result_id=result.id, version_id=version_id, field=field,
-                             term=hit.term[:200], category=hit.category, severity=hit.severity,
-                             confidence=hit.confidence, rule=hit.rule, start=hit.start, end=hit.end,
-                             text=hit.text[:400]))
+    rows = [dict(scan_result_id=result.id, version_id=version_id, field=field, term=hit.term[:200],
+                 category=hit.category, severity=hit.severity, confidence=hit.confidence, rule=hit.rule,
+                 start=hit.start, end=hit.end, text=hit.text[:400])
+            for field, field_hits in hits.items() for hit in field_hits]
+    if rows:
+        session.execute(insert(Flag), rows)  # one executemany: a dense draft has hundreds of flags
     draft = session.get(Draft, version.draft_id)
     if draft.current_version_id == version.id and draft.status in (*AWAITING_SCAN, "scan_failed"):
         _transition(session, draft, {*AWAITING_SCAN, "scan_failed"}, "in_review", version_id=version.id)
