@@ -122,6 +122,9 @@ def user_for_token(session: Session, token: str) -> User | None:
     user = session.get(User, row.user_id)
     if user is None or not user.active:
         return None
-    row.last_used_at = now()
-    session.add(row)
+    # Note use at most once a minute: a write on every request would make each API call a transaction.
+    at = now()
+    if row.last_used_at is None or (at - row.last_used_at).total_seconds() > 60:
+        row.last_used_at = at
+        session.add(row)
     return user

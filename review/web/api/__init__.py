@@ -38,7 +38,8 @@ def token_required(*roles: str):
             user = accounts.user_for_token(db_session(), token)
             if user is None:
                 return json_error(401, "缺少或无效的访问令牌")
-            db_session().commit()  # last_used_at
+            if db_session().dirty:
+                db_session().commit()  # the token's last_used_at
             if roles and not user.has_role(*roles):
                 return json_error(403, "您没有权限执行此操作")
             g.api_user = user

@@ -42,7 +42,13 @@ def create_draft():
                                         data.get("body"), data.get("body_format", "text"), urgent)
     session.commit()
     delayed = not try_enqueue_scan(runtime(), version.id)
-    return jsonify(draft_json(queries.draft_view(session, draft), delayed)), 201
+    # Just submitted: no scan yet, so no flags to look up.
+    body = {"id": draft.id, "channel_id": draft.channel_id, "title": draft.title, "status": draft.status,
+            "urgent": draft.urgent, "version": version.number, "content_sha256": version.content_sha256,
+            "wordlist_version": None, "flags": []}
+    if delayed:
+        body["scan_delayed"] = True
+    return jsonify(body), 201
 
 
 @bp.get("/drafts/<int:draft_id>")

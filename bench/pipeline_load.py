@@ -1,0 +1,211 @@
+"""The whole pipeline under load: API → database → Redis → workers → flags.
+
+Starts gunicorn and N `flask worker` processes on a fresh database
+(PostgreSQL with --database-url, else SQLite) and prints, in one run:
+
+1. throughput: DRAFTS drafts of about 5,000 characters submitted through the
+   API by CLIENTS concurrent clients; drafts/s until every one is in review,
+   and its ratio to the bare engine's scan rate on one core over the same
+   drafts (measured here, in this process);
+2. latency: drafts submitted at a steady RATE per second; submit → flags
+   visible (the moment the scan result is committed) p50/p95.
+
+    .venv/bin/python bench/pipeline_load.py --database-url postgresql://postgres@127.0.0.1/imprimatur_bench
+    .venv/bin/python bench/pipeline_load.py --short        # CI: fewer drafts
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, select, text  # noqa: E402
+
+from app import create_app  # noqa: E402
+from review import accounts, channels  # noqa: E402
+from review.models import Draft, DraftVersion, ScanResult  # noqa: E402
+from workers import redis_server  # noqa: E402
+
+PARAGRAPH = ("近期辖区内发生多起刷单返利诈骗案件，骗子在群里发布兼职广告，声称动动手指就能赚钱，先小额返利取得信任。"
+             "街道将于12月举办冬季文化周活动，内容包括非遗剪纸展示、社区合唱比赛和书法进万家，欢迎居民踊跃参加。"
+             "请居民不要在楼道内堆放杂物，不要私拉电线为电动车充电，发现可疑情况请拨打110或反诈专线96110。")
+
+
+def draft_text(i: int, size: int = 5000) -> str:
+    body = f"第{i}号通知：" + PARAGRAPH * (size // len(PARAGRAPH) + 1)
+    return body[:size]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+class Client:
+    """One keep-alive HTTP connection, as one API client."""
+
+    def __init__(self, port: int, token: str):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def submit(self, channel_id: int, i: int) -> int:
+        payload = json.dumps({"channel_id": channel_id, "title": f"压测稿件{i}", "body": draft_text(i)})
+        self.conn.request("POST", "/api/v1/drafts", body=payload.encode(), headers=self.headers)
+        response = self.conn.getresponse()
+        data = json.loads(response.read())
+        assert response.status == 201, data
+        return data["id"]
+
+
+def wait_in_review(db, ids: list[int], timeout: float = 600) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with db.transaction() as s:
+            waiting = s.execute(select(func.count(Draft.id)).where(Draft.id.in_(ids), Draft.status != "in_review")
+                                ).scalar_one()
+        if not waiting:
+            return time.perf_counter()
+        time.sleep(0.05)
+    raise SystemExit(f"{waiting} drafts still not in review after {timeout} s")
+
+
+def flags_visible_at(db, ids: list[int]) -> dict[int, float]:
+    with db.transaction() as s:
+        rows = s.execute(select(Draft.id, ScanResult.created_at)
+                         .join(ScanResult, ScanResult.version_id == Draft.current_version_id)
+                         .where(Draft.id.in_(ids))).all()
+    return {draft_id: at.replace(tzinfo=timezone.utc).timestamp() for draft_id, at in rows}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--drafts", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rate", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of the steady-rate phase")
+    parser.add_argument("--short", action="store_true", help="a quick run (CI)")
+    args = parser.parse_args()
+    if args.short:
+        args.drafts, args.seconds = 200, 10.0
+    instance = Path(tempfile.mkdtemp(prefix="imprimatur-load-"))
+    settings = {"INSTANCE_PATH": str(instance), "SCAN_QUEUE": f"load-{time.time_ns()}"}
+    if args.database_url:
+        settings["DATABASE_URL"] = args.database_url
+    rt = create_app(settings).extensions["imprimatur"]
+    if rt.db.engine.dialect.name == "postgresql":
+        with rt.db.engine.begin() as conn:  # a clean schema each run
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    rt.db.upgrade()
+    with rt.db.transaction() as s:
+        editor = accounts.create_user(s, "load-editor", "load-password", ["editor"])
+        leader = accounts.create_user(s, "load-leader", "load-password", ["leader"])
+        channel = channels.create_channel(s, {"name": "压测渠道", "platform": "website", "leader_id": leader.id,
+                                              "filing_status": "filed"}, None)
+        token = accounts.create_token(s, editor.username, "load")
+    channel_id = channel.id
+    env = {**os.environ, "INSTANCE_PATH": str(instance), "REDIS_URL": rt.redis_url,
+           "DATABASE_URL": rt.settings["DATABASE_URL"], "SECRET_KEY": "load", "SCAN_QUEUE": settings["SCAN_QUEUE"]}
+    port = free_port()
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": ROOT, "env": env}
+    procs = [subprocess.Popen([sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "2",
+                               "--threads", "8", "app:create_app()"], **quiet)]
+    procs += [subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"], **quiet)
+              for _ in range(args.workers)]
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        time.sleep(3)  # workers load jieba and the word lists
+
+        # 1. throughput with concurrent clients
+        ids: list[int] = []
+        lock = threading.Lock()
+        per_client = args.drafts // args.clients
+
+        def client_loop(n: int):
+            client = Client(port, token)
+            for k in range(per_client):
+                draft_id = client.submit(channel_id, n * per_client + k)
+                with lock:
+                    ids.append(draft_id)
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=client_loop, args=(n,)) for n in range(args.clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        submitted = time.perf_counter()
+        done = wait_in_review(rt.db, ids)
+        rate = len(ids) / (done - started)
+
+        # the baseline: the bare engine on one core over the same drafts
+        engine = rt.engines.get()
+        t0 = time.perf_counter()
+        for i in range(len(ids)):
+            engine.scan(f"压测稿件{i}", include_low=True)
+            engine.scan(draft_text(i), include_low=True)
+        bare_rate = len(ids) / (time.perf_counter() - t0)
+
+        # 2. latency at a steady rate
+        client = Client(port, token)
+        sent: dict[int, float] = {}
+        interval = 1.0 / args.rate
+        count = int(args.seconds * args.rate)
+        next_at = time.perf_counter()
+        for i in range(count):
+            delay = next_at - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            wall = time.time()
+            sent[client.submit(channel_id, 100_000 + i)] = wall
+            next_at += interval
+        wait_in_review(rt.db, list(sent))
+        visible = flags_visible_at(rt.db, list(sent))
+        latencies = [visible[d] - sent[d] for d in sent]
+        with rt.db.transaction() as s:
+            scans = s.execute(select(func.count(ScanResult.id))).scalar_one()
+            versions = s.execute(select(func.count(DraftVersion.id))).scalar_one()
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(15)
+        if not rt.settings.get("REDIS_URL"):
+            redis_server.stop(instance)
+    ms = lambda v: f"{v * 1000:.0f} ms"  # noqa: E731
+    print(f"database {rt.db.engine.dialect.name}; {args.workers} workers; gunicorn 2x8 threads; 2 cores")
+    print(f"throughput: {len(ids)} drafts of 5,000 chars by {args.clients} clients in {done - started:.1f} s "
+          f"(submitting took {submitted - started:.1f} s): {rate:.1f} drafts/s")
+    print(f"bare engine on one core, same drafts: {bare_rate:.1f} drafts/s; ratio {rate / bare_rate:.2f} (target >= 0.3)")
+    print(f"latency at {args.rate:g} drafts/s for {args.seconds:g} s ({count} drafts): submit -> flags visible "
+          f"p50 {ms(percentile(latencies, .5))}, p95 {ms(percentile(latencies, .95))}, max {ms(max(latencies))} "
+          f"(target p95 < 500 ms)")
+    print(f"scan results {scans} for {versions} versions (exactly one each: {scans == versions})")
+
+
+if __name__ == "__main__":
+    main()
