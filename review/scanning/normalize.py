@@ -1,0 +1,266 @@
+"""Fold text against disguises, keeping a map back to the original offsets.
+
+The folded form is what terms are matched in:
+
+- NFKC: full-width letters and digits become ASCII, ①②③ become 1 2 3,
+  compatibility ideographs become the unified ones;
+- lower case;
+- traditional characters become simplified, one character for one (OpenCC's
+  ``t2s`` applied character by character, so offsets stay countable);
+- noise — spaces, punctuation, symbols, control, format (zero-width) and
+  combining characters — is dropped, so ``百*家*乐`` folds to ``百家乐``.
+  A run of more than :data:`MAX_GAP` noise characters is kept as one
+  barrier character instead, so a term is not assembled from the end of one
+  paragraph and the start of the next.  Letters, digits and ideographs are
+  never noise: ``冰箱毒素`` does not contain ``冰毒``.
+
+:func:`fold` returns a :class:`Folded` whose :meth:`Folded.span` turns a span
+of the folded text into the span of the original text it came from.
+"""
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+from functools import lru_cache
+
+MAX_GAP = 3
+BARRIER = "\x00"  # never part of a folded term
+
+_NOISE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po",
+                               "Sm", "Sc", "Sk", "So", "Cc", "Cf", "Co", "Cn", "Mn", "Me"})
+# Outside the BMP only these blocks are treated as noise: emoji and pictographs,
+# tag characters and the variation selectors supplement (all invisible or decoration).
+_SUPPLEMENTARY_NOISE = "\U0001F000-\U0001FAFF\U000E0000-\U000E01EF"
+_CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
+_NOISE_RUN = re.compile(f"[{BARRIER}{_SUPPLEMENTARY_NOISE}]+")
+
+
+def _is_noise(ch: str) -> bool:
+    return unicodedata.category(ch) in _NOISE_CATEGORIES
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> dict[str, str]:
+    """Traditional -> simplified, character for character (OpenCC t2s)."""
+    import opencc
+
+    chars = [chr(cp) for lo, hi in _CJK_RANGES for cp in range(lo, hi + 1)
+             if unicodedata.category(chr(cp)) == "Lo"]
+    # One character a line: OpenCC converts phrases, and a line holds no phrase.
+    converted = opencc.OpenCC("t2s").convert("\n".join(chars)).split("\n")
+    if len(converted) != len(chars):  # never seen; then fold without t2s rather than misalign
+        return {}
+    return {a: b for a, b in zip(chars, converted) if len(b) == 1 and a != b}
+
+
+def _fold_one(ch: str) -> str:
+    """The folded form of one character: "" for noise, else one or more characters."""
+    n = unicodedata.normalize("NFKC", ch)
+    if _is_noise(ch) or (n and all(_is_noise(c) for c in n)):
+        return ""
+    lower = n.lower()
+    if len(lower) == len(n):
+        n = lower
+    t2s = _t2s()
+    return "".join(t2s.get(c, c) for c in n)
+
+
+@lru_cache(maxsize=1)
+def _tables() -> tuple[list, list, re.Pattern, dict]:
+    """(match table, token table, pattern of what fold() handles itself, expansions).
+
+    A list indexed by code point makes ``str.translate`` a C loop; code points
+    past the BMP raise IndexError there and stay as they are.
+    """
+    match_table: list = [None] * 0x10000
+    token_table: list = [None] * 0x10000
+    expanding: dict[str, str] = {}
+    for cp in range(0x10000):
+        ch = chr(cp)
+        if 0xD800 <= cp <= 0xDFFF:
+            match_table[cp] = token_table[cp] = ch
+            continue
+        folded = _fold_one(ch)
+        if folded == "":
+            match_table[cp], token_table[cp] = BARRIER, ch
+        elif len(folded) == 1:
+            match_table[cp] = token_table[cp] = folded
+        else:
+            expanding[ch] = folded
+            match_table[cp] = token_table[cp] = ch  # handled by the slow path
+    # What fold() must look at after translation: noise runs, and characters that fold to several.
+    special = re.compile(f"[{BARRIER}{_SUPPLEMENTARY_NOISE}]+|[" + "".join(re.escape(c) for c in expanding) + "]")
+    global _HARD
+    _HARD = re.compile(f"[{_SUPPLEMENTARY_NOISE}" + "".join(re.escape(c) for c in expanding) + "]")
+    return match_table, token_table, special, expanding
+
+
+_HARD: re.Pattern  # set by _tables(): what the dense representation cannot hold
+
+
+def warm_up() -> None:
+    """Build the tables now (about a second, once per process) rather than in the first scan."""
+    _tables()
+
+
+class Folded:
+    """The folded text and its way back to the original offsets.
+
+    Two representations: for most texts, ``dense`` — the original translated
+    one character for one, deleted noise marked as BARRIER — from which an
+    offset is recovered by counting markers; for texts with characters that
+    fold to several (⑩) or noise outside the BMP, explicit segments.
+    """
+
+    __slots__ = ("text", "original", "_dense", "_seg_f", "_seg_o", "_pos", "_cursor")
+
+    def __init__(self, text: str, original: str, *, dense=None, seg_f=None, seg_o=None, pos=None):
+        self.text = text
+        self.original = original
+        self._dense = dense
+        self._seg_f = seg_f
+        self._seg_o = seg_o
+        self._pos = pos
+        self._cursor = (0, 0)  # (dense position, markers before it) of the last lookup
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Original ``[start, end)`` of folded ``[start, end)`` (end > start)."""
+        return self._at(start), self._at(end - 1) + 1
+
+    def _at(self, i: int) -> int:
+        if self._dense is not None:
+            return self._dense_at(i)
+        if self._pos is not None:
+            return self._pos[i]
+        k = bisect.bisect_right(self._seg_f, i) - 1
+        return self._seg_o[k] + (i - self._seg_f[k])
+
+    def _dense_at(self, i: int) -> int:
+        # Position p of folded character i satisfies p = i + markers(dense[:p]);
+        # iterate from the last lookup (lookups come roughly in order).
+        dense = self._dense
+        p, markers = self._cursor
+        if p > i + markers:  # behind the cursor (a match's start): step back from it
+            back = p - i - markers  # kept characters between i and the cursor
+            q = p - back
+            while True:
+                r = p - back - dense.count(BARRIER, q, p)
+                if r == q:
+                    break
+                q = r
+            while dense[q] == BARRIER:
+                q += 1
+            markers -= dense.count(BARRIER, q, p)
+            self._cursor = (q, markers)
+            return q
+        while True:
+            q = i + markers
+            if q == p:
+                break
+            markers += dense.count(BARRIER, p, q)
+            p = q
+        while dense[p] == BARRIER:
+            p += 1
+            markers += 1
+        self._cursor = (p, markers)
+        return p
+
+
+_LONG_RUN_HEAD = re.compile(f"(?<!{BARRIER}){BARRIER}(?={BARRIER}{{{MAX_GAP}}})")
+_KEPT_BARRIER = "\x01"  # after translation no control character is left, so this one is free
+
+
+def fold(text: str) -> Folded:
+    """Fold *text* for matching (see the module docstring)."""
+    match_table, _, special, expansions = _tables()
+    translated = text.translate(match_table)
+    if not _HARD.search(translated):
+        dense = _LONG_RUN_HEAD.sub(_KEPT_BARRIER, translated)
+        return Folded(dense.replace(BARRIER, "").replace(_KEPT_BARRIER, BARRIER), text, dense=dense)
+    seg_f, seg_o, pieces = [0], [0], []
+    kept_f = last = 0
+    for m in special.finditer(translated):
+        a, b = m.span()
+        pieces.append(translated[last:a])
+        kept_f += a - last
+        last = b
+        if translated[a] == BARRIER or b - a > 1 or _NOISE_RUN.match(translated[a]):
+            if b - a > MAX_GAP:
+                pieces.append(BARRIER)
+                seg_f.append(kept_f)
+                seg_o.append(a)
+                kept_f += 1
+        else:
+            # A character that folds to several (⑩ -> 10): each of them maps back to it.
+            expansion = expansions[translated[a]]
+            pieces.append(expansion)
+            for _ in expansion:
+                seg_f.append(kept_f)
+                seg_o.append(a)
+                kept_f += 1
+        seg_f.append(kept_f)
+        seg_o.append(b)
+    pieces.append(translated[last:])
+    return Folded("".join(pieces), text, seg_f=seg_f, seg_o=seg_o)
+
+
+def _fold_slow(text: str) -> Folded:
+    """Character by character: the reference that :func:`fold` must agree with (tests)."""
+    out: list[str] = []
+    pos: list[int] = []
+    run_start = None
+    run_len = 0
+    for i, ch in enumerate(text):
+        folded = _fold_char(ch)
+        if folded == "":
+            if run_start is None:
+                run_start, run_len = i, 0
+            run_len += 1
+            continue
+        if run_start is not None:
+            if run_len > MAX_GAP:
+                out.append(BARRIER)
+                pos.append(run_start)
+            run_start = None
+        for c in folded:
+            out.append(c)
+            pos.append(i)
+    if run_start is not None and run_len > MAX_GAP:
+        out.append(BARRIER)
+        pos.append(run_start)
+    return Folded("".join(out), text, pos=pos)
+
+
+def _fold_char(ch: str) -> str:
+    cp = ord(ch)
+    if cp < 0x10000:
+        match_table, _, _, expansions = _tables()
+        mapped = match_table[cp]
+        if mapped == BARRIER:
+            return ""
+        return expansions.get(mapped, mapped)
+    return "" if _NOISE_RUN.match(ch) else ch
+
+
+def fold_term(term: str) -> str:
+    """A term or allow-list phrase in folded form (noise inside it dropped)."""
+    return "".join(_fold_char(ch) for ch in term)
+
+
+def token_text(text: str) -> str:
+    """*text* folded one character for one, noise kept: what jieba is given.
+
+    Same length as *text*, so token offsets are original offsets.
+    """
+    return text.translate(_tables()[1])
+
+
+def is_word_char(ch: str) -> bool:
+    """A letter or digit that forms Latin words with its neighbours (after folding)."""
+    folded = _fold_char(ch)[:1]
+    return bool(folded) and ((folded.isascii() and folded.isalnum())
+                             or ("\u00c0" <= folded <= "\u024f" and folded.isalpha()))
+
+
+__all__ = ["BARRIER", "Folded", "MAX_GAP", "fold", "fold_term", "is_word_char", "token_text", "warm_up"]
