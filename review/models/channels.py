@@ -5,7 +5,7 @@ from datetime import date, datetime
 
 from sqlmodel import Field, SQLModel
 
-from review.timeutil import now
+from review.timeutil import now, to_local
 
 PLATFORM_LABELS = {
     "wechat_official": "微信公众号",
@@ -23,11 +23,18 @@ FILING_LABELS = {
     "unfiled": "未备案",
     "filing": "备案中",
     "filed": "已备案",
+    "refiling": "变更待备案",  # a filed account whose leader or administrator changed
     "suspended": "暂停",
     "closed": "注销",
 }
 # Channels that may not receive drafts at all.
 BLOCKED_FILING = {"suspended", "closed"}
+REFILING_DAYS = 30  # a changed filed account must be refiled within this many days
+ANNUAL_CHECK_DAYS = 365  # an annual check older than this is overdue
+
+
+def local_today() -> date:
+    return to_local(now()).date()
 
 
 class Channel(SQLModel, table=True):
@@ -45,6 +52,9 @@ class Channel(SQLModel, table=True):
     filing_date: date | None = None
     last_annual_check: date | None = None
     notes: str = ""
+    purpose: str = ""  # 用途及发布范围
+    status_since: date | None = None  # the day filing_status last changed
+    refiling_due: date | None = None  # set while filing_status is "refiling"
     urgent_deadline_minutes: int = 30
     created_at: datetime = Field(default_factory=now)
     updated_at: datetime = Field(default_factory=now)
@@ -68,3 +78,25 @@ class Channel(SQLModel, table=True):
     @property
     def unfiled_warning(self) -> bool:
         return self.filing_status in {"unfiled", "filing"}
+
+    def reminders(self, today: date | None = None) -> list[str]:
+        """What the registrar still owes for this account (empty when nothing)."""
+        today = today or local_today()
+        out = []
+        if self.filing_status in ("unfiled", "filing"):
+            out.append(self.filing_label)
+        if self.filing_status == "refiling":
+            if self.refiling_due and self.refiling_due < today:
+                out.append(f"变更备案已逾期（应于{self.refiling_due.isoformat()}前）")
+            else:
+                due = f"，{self.refiling_due.isoformat()}前" if self.refiling_due else ""
+                out.append(f"变更待备案{due}")
+        if self.filing_status in ("filed", "refiling"):
+            checked = self.last_annual_check or self.filing_date
+            if checked is None or (today - checked).days > ANNUAL_CHECK_DAYS:
+                out.append("年检超过12个月")
+        return out
+
+    @property
+    def reminder_labels(self) -> list[str]:
+        return self.reminders()

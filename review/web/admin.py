@@ -1,4 +1,5 @@
-"""Registrar pages: channels and users (enough of the registry to run the flow)."""
+"""Registrar pages: registering and editing channels, and users. The
+registry's list, account pages, import and export are in web/registry.py."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -21,7 +22,8 @@ def channels():
     session = db_session()
     rows = registry.list_channels(session)
     leaders = {u.id: u for u in registry.leaders(session)}
-    return render_template("admin_channels.html", channels=rows, leaders=leaders)
+    return render_template("admin_channels.html", channels=rows, leaders=leaders,
+                           reminders={c.id for c in registry.reminder_channels(session)})
 
 
 def _channel_form(channel: Channel | None, *, status=200, error=None):
@@ -47,6 +49,12 @@ def channel_form(channel_id: int | None = None):
         session.rollback()
         return _channel_form(channel if channel_id else None, status=exc.status, error=exc)
     flash(f"渠道“{channel.name}”已保存", "success")
+    if channel.filing_status == "refiling" and channel.refiling_due:
+        flash(f"分管领导或管理员已变更：该账号变更待备案，请于{channel.refiling_due.isoformat()}前完成变更备案", "warning")
+    twins = registry.same_unit_platform(session, channel)
+    if twins:
+        flash(f"“{channel.unit}”在{channel.platform_label}上已有账号：" + "、".join(t.name for t in twins)
+              + "。按规定一个单位在一个平台只开设一个账号，请核实。", "warning")
     return redirect(url_for("admin.channels"))
 
 
