@@ -4,18 +4,26 @@ Every state change appends one event in the same transaction as the change.
 Each event's hash covers its own fields and the previous event's hash, so
 editing or deleting any stored event breaks the chain from there on;
 `AuditHead` remembers the newest seq and hash, so removing the newest events
-is caught as well.
+is caught as well -- unless whoever removed them also rewound the head row.
+So, after each commit, the newest seq and hash are also written to a second
+place outside the database: a witness file (`instance/audit-head`, only ever
+moved forward). `verify` checks that the chain still reaches the witnessed
+event and that this event still has the witnessed hash.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlmodel import Session
 
+from review import aftercommit
 from review.models import AuditEvent, AuditHead, User
 from review.models.audit import GENESIS_HASH
 from review.timeutil import now
@@ -38,6 +46,14 @@ ACTION_LABELS = {
     "draft.published": "登记发布",
     "draft.retracted": "撤稿",
     "draft.withdrawn": "撤回",
+    "draft.step_approved": "分步审核通过",
+    "draft.escalated": "审核超时提醒",
+    "chain.updated": "设置审核链",
+    "delegation.created": "委托代审",
+    "delegation.revoked": "撤销代审委托",
+    "webhook.updated": "设置渠道通知地址",
+    "webhook.removed": "删除渠道通知地址",
+    "notify.email_set": "设置通知邮箱",
 }
 
 
@@ -101,7 +117,52 @@ def record(
     session.add(event)
     session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=event.hash))
     session.flush()
+    aftercommit.defer(session, "audit_head", (seq, event.hash))
     return event
+
+
+# ---------------------------------------------------------------- the witness
+
+WITNESS_FILE = "audit-head"
+
+
+def read_witness(path: Path) -> tuple[int, str] | None:
+    try:
+        text = Path(path).read_text().strip()
+    except FileNotFoundError:
+        return None
+    seq, _, digest = text.partition(" ")
+    return (int(seq), digest) if seq.isdigit() and len(digest) == 64 else (0, "")
+
+
+def write_witness(path: Path, heads) -> None:
+    """Move the witness forward to the newest of `heads` ((seq, hash) pairs);
+    never back (processes commit in any order). Called after commit."""
+    seq, digest = max(heads)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "r+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        current = fh.read().strip().partition(" ")[0]
+        if current.isdigit() and int(current) >= seq:
+            return
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{seq} {digest}\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def seal(session: Session, path: Path) -> VerifyReport:
+    """Write the current head to the witness after checking the chain (first use, or after a restore)."""
+    report = verify(session)
+    if report.ok:
+        head = session.get(AuditHead, 1)
+        if head is not None and head.seq:
+            Path(path).unlink(missing_ok=True)
+            write_witness(path, [(head.seq, head.last_hash)])
+    return report
 
 
 @dataclass
@@ -112,12 +173,15 @@ class VerifyReport:
     bad_seq: int | None = None
 
 
-def verify(session: Session, batch: int = 5000) -> VerifyReport:
-    """Walk the whole chain in order; report the first event that does not fit."""
+def verify(session: Session, batch: int = 5000, witness: Path | None = None) -> VerifyReport:
+    """Walk the whole chain in order; report the first event that does not fit.
+    With `witness`, also check the chain against the head written there."""
+    witnessed = read_witness(witness) if witness is not None else None
     prev = GENESIS_HASH
     expected_seq = 1
     count = 0
     last_seq = 0
+    hash_at_witness = None
     while True:
         rows = session.execute(
             select(AuditEvent).where(AuditEvent.seq >= expected_seq).order_by(AuditEvent.seq).limit(batch)
@@ -133,9 +197,22 @@ def verify(session: Session, batch: int = 5000) -> VerifyReport:
                 return VerifyReport(False, count, f"event seq {event.seq} (id {event.id}) was altered: its hash does not match its contents", event.seq)
             prev = event.hash
             last_seq = event.seq
+            if witnessed and event.seq == witnessed[0]:
+                hash_at_witness = event.hash
             expected_seq += 1
             count += 1
     head = session.get(AuditHead, 1)
     if head is not None and (head.seq != last_seq or head.last_hash != prev):
         return VerifyReport(False, count, f"the newest events are missing: the head records seq {head.seq}, the stored chain ends at {last_seq}", last_seq + 1)
+    if witness is not None:
+        if witnessed is None:
+            if count:
+                return VerifyReport(False, count, f"the witness file {witness} is missing; if the chain is known to be good, "
+                                                  "run `flask audit seal` to write it again", None)
+        elif witnessed[0] > last_seq:
+            return VerifyReport(False, count, f"the newest events were removed: the witness records seq {witnessed[0]}, "
+                                              f"the stored chain ends at {last_seq}", last_seq + 1)
+        elif witnessed[0] and hash_at_witness != witnessed[1]:
+            return VerifyReport(False, count, f"event seq {witnessed[0]} differs from the witnessed one: the chain was rewritten",
+                                witnessed[0])
     return VerifyReport(True, count, f"audit trail intact: {count} events")

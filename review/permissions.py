@@ -2,6 +2,8 @@
 which buttons to show, so the two can never disagree."""
 from __future__ import annotations
 
+from sqlalchemy.orm import object_session
+
 from review.models import Channel, Draft, User
 
 # Statuses from which the author may submit a changed text.
@@ -18,7 +20,12 @@ def is_channel_leader(user: User, channel: Channel) -> bool:
 
 
 def can_view_draft(user: User, draft: Draft, channel: Channel) -> bool:
-    return is_author(user, draft) or is_channel_leader(user, channel) or user.has_role("auditor")
+    if is_author(user, draft) or is_channel_leader(user, channel) or user.has_role("auditor"):
+        return True
+    from review import chains
+
+    session = object_session(draft)
+    return session is not None and chains.may_review_channel(session, user, channel)
 
 
 def can_edit(user: User, draft: Draft) -> bool:
@@ -26,8 +33,20 @@ def can_edit(user: User, draft: Draft) -> bool:
 
 
 def can_decide(user: User, draft: Draft, channel: Channel) -> bool:
-    """谁发布、谁负责: only the channel's supervising leader, never on their own draft."""
-    return is_channel_leader(user, channel) and not is_author(user, draft)
+    """谁发布、谁负责: the reviewer of the chain's pending step (or their deputy), never on their own draft."""
+    return decide_as(user, draft, channel) is not None
+
+
+def decide_as(user: User, draft: Draft, channel: Channel):
+    """(step state, actor) when this user may decide the draft now, else None."""
+    if is_author(user, draft):
+        return None
+    from review import chains
+
+    session = object_session(draft)
+    if session is None:
+        return None
+    return chains.pending_actor(session, user, draft, channel)
 
 
 def can_publish(user: User, draft: Draft) -> bool:

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from review import diff, highlight
-from review.models import Channel, Decision, Draft, DraftVersion, Flag, Publication, ScanResult, User
+from review import chains, diff, highlight
+from review.models import (Channel, Decision, DecisionRecord, Draft, DraftVersion, Flag, Publication, ScanResult,
+                           User)
 from review.timeutil import now
 
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
@@ -26,10 +27,24 @@ class DraftRow:
     channel: Channel
     author: User
     version_number: int | None = None
+    step_name: str = ""  # in a reviewer's queue: the step waiting for them
+    step_of: str = ""  # "第2步/共3步"
+    acting_for: str = ""  # a deputy's queue: whom they stand in for
 
     @property
     def overdue(self) -> bool:
-        return bool(self.draft.deadline_at and self.draft.status == "in_review" and self.draft.deadline_at < now())
+        return is_overdue(self.draft)
+
+
+OPEN_FOR_REVIEW = ("queued", "scanning", "in_review")
+
+
+def is_overdue(draft: Draft) -> bool:
+    """Past its deadline and still not decided."""
+    if not draft.deadline_at or draft.status not in OPEN_FOR_REVIEW:
+        return False
+    deadline = draft.deadline_at if draft.deadline_at.tzinfo else draft.deadline_at.replace(tzinfo=now().tzinfo)
+    return deadline < now()
 
 
 def draft_rows(session: Session, *where, order_by, limit: int) -> list[DraftRow]:
@@ -48,11 +63,48 @@ def editor_drafts(session: Session, user: User, status: str | None = None, limit
     return draft_rows(session, *where, order_by=[Draft.updated_at.desc()], limit=limit)
 
 
-def review_queue(session: Session, leader: User, limit: int = 200) -> list[DraftRow]:
-    """Drafts awaiting this leader: urgent first, then oldest."""
-    return draft_rows(session, Draft.status == "in_review", Channel.leader_id == leader.id,
-                 Draft.author_id != leader.id,
-                 order_by=[Draft.urgent.desc(), Draft.submitted_at.asc()], limit=limit)
+def review_queue(session: Session, reviewer: User, limit: int = 200) -> list[DraftRow]:
+    """Drafts whose pending chain step this user may decide (directly or as a
+    deputy): overdue first, then urgent, then oldest."""
+    channel_ids = chains.reviewer_channel_ids(session, reviewer)
+    if not channel_ids:
+        return []
+    candidates = draft_rows(session, Draft.status == "in_review", Draft.channel_id.in_(channel_ids),
+                            Draft.author_id != reviewer.id,
+                            order_by=[Draft.urgent.desc(), Draft.submitted_at.asc()], limit=limit * 4)
+    rows = []
+    for row in candidates:
+        state = chains.state(session, row.draft, row.channel)
+        pending = state.pending
+        actor = chains.actor_for(session, reviewer, pending.step, row.channel, row.draft) if pending else None
+        if actor is None:
+            continue
+        row.step_name = pending.step.name
+        row.step_of = f"第{pending.step.position}步/共{len(state.steps)}步"
+        row.acting_for = actor.principal.display_name if actor.principal else ""
+        rows.append(row)
+    rows.sort(key=lambda r: (not r.overdue, not r.draft.urgent))  # stable: oldest first within each
+    return rows[:limit]
+
+
+def waiting_on_others(session: Session, reviewer: User, limit: int = 50) -> list[DraftRow]:
+    """Drafts in this reviewer's channels that are at an earlier step of the chain (for a glance)."""
+    channel_ids = chains.reviewer_channel_ids(session, reviewer)
+    if not channel_ids:
+        return []
+    out = []
+    for row in draft_rows(session, Draft.status == "in_review", Draft.channel_id.in_(channel_ids),
+                          Draft.author_id != reviewer.id, order_by=[Draft.submitted_at.asc()], limit=limit):
+        state = chains.state(session, row.draft, row.channel)
+        pending = state.pending
+        if pending is None or len(state.steps) == 1:
+            continue
+        if chains.actor_for(session, reviewer, pending.step, row.channel, row.draft):
+            continue
+        row.step_name = pending.step.name
+        row.step_of = f"第{pending.step.position}步/共{len(state.steps)}步"
+        out.append(row)
+    return out
 
 
 def pending_scan_count(session: Session, leader: User) -> int:
@@ -90,6 +142,28 @@ class DraftView:
     previous: DraftVersion | None = None
     show_low: bool = False
     diff_rows: list = field(default_factory=list)
+    chain: chains.ChainState | None = None
+    records: dict[int, DecisionRecord] = field(default_factory=dict)  # decision id -> step name, on behalf of
+
+    def decider(self, decision: Decision) -> str:
+        """"张三" or, for a deputy, "张三 代 李四"."""
+        name = self.people[decision.decided_by_id].display_name
+        record = self.records.get(decision.id)
+        if record and record.on_behalf_of_id:
+            return f"{name} 代 {self.people[record.on_behalf_of_id].display_name}"
+        return name
+
+    def step_name(self, decision: Decision) -> str:
+        record = self.records.get(decision.id)
+        return record.step_name if record and record.step_name else f"第{decision.step}步"
+
+    @property
+    def approvals(self) -> list[Decision]:
+        """Every step's approval of the current version, in chain order."""
+        if self.version is None:
+            return []
+        return sorted((d for d in self.decisions if d.version_id == self.version.id and d.decision == "approve"),
+                      key=lambda d: d.step)
 
     @property
     def shown_flags(self) -> list[Flag]:
@@ -126,12 +200,12 @@ class DraftView:
     def approval(self) -> Decision | None:
         if self.version is None:
             return None
-        return next((d for d in self.decisions if d.version_id == self.version.id and d.decision == "approve"), None)
+        approvals = self.approvals
+        return approvals[-1] if approvals else None
 
     @property
     def overdue(self) -> bool:
-        d = self.draft
-        return bool(d.deadline_at and d.status == "in_review" and d.deadline_at < now())
+        return is_overdue(self.draft)
 
 
 def draft_view(session: Session, draft: Draft, show_low: bool = False) -> DraftView:
@@ -146,10 +220,15 @@ def draft_view(session: Session, draft: Draft, show_low: bool = False) -> DraftV
     decisions = list(session.execute(select(Decision).where(Decision.draft_id == draft.id)
                                      .order_by(Decision.decided_at.desc())).scalars())
     publication = session.execute(select(Publication).where(Publication.draft_id == draft.id)).scalars().first()
-    people = users_by_id(session, [draft.author_id, *(d.decided_by_id for d in decisions),
+    records = {r.decision_id: r for r in session.execute(select(DecisionRecord).where(
+        DecisionRecord.decision_id.in_([d.id for d in decisions]))).scalars()} if decisions else {}
+    chain = chains.state(session, draft, channel, with_reviewers=True)
+    people = users_by_id(session, [draft.author_id, channel.leader_id, *(d.decided_by_id for d in decisions),
+                                   *(r.on_behalf_of_id for r in records.values()),
+                                   *(s.step.user_id for s in chain.steps),
                                    *(publication and [publication.recorded_by_id, publication.retracted_by_id] or [])])
     view = DraftView(draft, channel, people.get(draft.author_id), version, versions, scan, flags or [],
-                     decisions, publication, people, show_low=show_low)
+                     decisions, publication, people, show_low=show_low, chain=chain, records=records)
     if version and version.number > 1:
         view.previous = next((v for v in versions if v.number == version.number - 1), None)
         if view.previous:
@@ -157,3 +236,24 @@ def draft_view(session: Session, draft: Draft, show_low: bool = False) -> DraftV
             new = f"{version.title}\n\n{version.text}"
             view.diff_rows = diff.diff_lines(old, new)
     return view
+
+
+@dataclass
+class FlagRow:
+    flag: Flag
+    handling: str  # how the reviewers dealt with it
+
+
+def flag_handling(view: DraftView) -> list[FlagRow]:
+    """For the review form: each shown flag of the current version and how it was handled."""
+    rows = []
+    approvals = view.approvals
+    for f in sorted(view.shown_flags, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.field, f.start)):
+        if f.severity == "high":
+            ticked = [view.step_name(d) + "：" + view.decider(d) for d in approvals
+                      if str(f.id) in d.flags_acknowledged.split()]
+            handling = "已确认斟酌（" + "；".join(ticked) + "）" if ticked else "未确认"
+        else:
+            handling = "提示，无需逐项确认"
+        rows.append(FlagRow(f, handling))
+    return rows

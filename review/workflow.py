@@ -19,10 +19,11 @@ from sqlalchemy import exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from review import audit, permissions
+from review import audit, chains, deadlines, delegation, notifications, permissions
 from review.channels import get_channel
 from review.errors import Conflict, Forbidden, NotFound, ValidationError
-from review.models import Channel, Decision, Draft, DraftVersion, Flag, Publication, ScanResult, User
+from review.models import (Channel, Decision, DecisionRecord, Draft, DraftVersion, Flag, Publication, ScanResult,
+                           User)
 from review.models.drafts import AWAITING_SCAN, STATUS_LABELS
 from review.sanitize import clean_html, html_to_text
 from review.timeutil import now
@@ -183,7 +184,7 @@ def submit(session: Session, actor: User, channel_id, title, body, body_format="
     draft.channel_id = channel.id
     draft.title, draft.body, draft.body_format = content.title, content.body, content.body_format
     draft.urgent = bool(urgent)
-    draft.deadline_at = at + timedelta(minutes=channel.urgent_deadline_minutes) if draft.urgent else None
+    draft.deadline_at = deadlines.deadline_for(channel, draft.urgent, at)
     draft.submitted_at = at
     draft.updated_at = at
     session.add(draft)
@@ -202,6 +203,7 @@ def submit(session: Session, actor: User, channel_id, title, body, body_format="
     session.add(version)
     session.flush()
     _transition(session, draft, permissions.REVISABLE, "queued", current_version_id=version.id)
+    deadlines.start_clock(session, draft, version.id)
     audit.record(
         session, "draft.resubmitted" if previous else "draft.submitted", actor,
         draft_id=draft.id, channel_id=channel.id, version=version.number,
@@ -255,12 +257,13 @@ def publish(session: Session, actor: User, draft_id, url: str, published_at: dat
     if published_at > at + timedelta(minutes=5):
         raise ValidationError("发布时间不能晚于现在", field="published_at")
     version = current_version(session, draft)
-    approval = session.execute(
+    approvals = session.execute(
         select(Decision).where(Decision.version_id == version.id, Decision.decision == "approve")
-    ).scalars().first()
-    # The text going out must be exactly the text approved.
+    ).scalars().all()
+    # The text going out must be exactly the text every step approved.
     actual = content_sha256(version.title, version.body_format, version.body)
-    if approval is None or approval.content_sha256 != actual or version.content_sha256 != actual:
+    if (not approvals or any(a.content_sha256 != actual for a in approvals)
+            or version.content_sha256 != actual):
         raise Conflict("待发布内容与审核通过的版本不一致，不能发布")
     _transition(session, draft, {"approved"}, "published", version_id=version.id)
     publication = Publication(
@@ -278,13 +281,22 @@ def publish(session: Session, actor: User, draft_id, url: str, published_at: dat
 
 def decide(session: Session, actor: User, draft_id, decision: str, comment: str = "",
            version=None, acknowledged=()) -> Decision:
-    """Approve or reject exactly one version. A stale or second decision is a Conflict."""
+    """Decide the step of the channel's review chain that is waiting for this
+    reviewer (or for the one they deputise for), on exactly one version.
+
+    Steps go in order; each approval is bound to the version's hash. The last
+    step's approval approves the draft; a rejection at any step returns it to
+    the editor, and everyone who already approved this version is told. A
+    stale, early or second decision is a Conflict."""
     draft = get_draft(session, draft_id)
     channel = session.get(Channel, draft.channel_id)
     if permissions.is_author(actor, draft):
-        raise Forbidden("不能审核自己撰写的稿件")
-    if not permissions.is_channel_leader(actor, channel):
-        raise Forbidden("只有该渠道的分管领导可以审核")
+        raise Forbidden("不能审核自己撰写的稿件：作者对本稿没有审核权限")
+    state = chains.state(session, draft, channel)
+    if not any(chains.actor_for(session, actor, s.step, channel, draft) for s in state.steps):
+        if chains.is_default(session, channel):
+            raise Forbidden("只有该渠道的分管领导可以审核")
+        raise Forbidden("您不在该渠道的审核链上，不能审核")
     if decision not in ("approve", "reject"):
         raise ValidationError("审核结论只能是通过或退回", field="decision")
     comment = (comment or "").strip()
@@ -300,18 +312,30 @@ def decide(session: Session, actor: User, draft_id, decision: str, comment: str 
         raise Conflict(f"稿件{draft.status_label}，当前不能审核")
     if version_number != current.number:
         raise Conflict(f"稿件已更新为第{current.number}版，您审核的是第{version_number}版，请刷新后重新审核")
+    pending = state.pending
+    acting = chains.actor_for(session, actor, pending.step, channel, draft) if pending else None
+    if acting is None:
+        if pending is None:
+            raise Conflict("该版本已有审核结论")
+        done = [s for s in state.approvals if chains.actor_for(session, actor, s.step, channel, draft)]
+        if done:
+            raise Conflict(f"您已在“{done[0].step.name}”审核过第{current.number}版，正等待“{pending.step.name}”")
+        raise Conflict(f"稿件正在等待“{pending.step.name}”，轮到您时会通知您")
     # A form ticks one box per term, carrying all its flag ids ("3,7"); the API sends ids.
     ack = {int(x) for a in acknowledged for x in str(a).split(",") if x.strip().isdigit()}
     if decision == "approve":
-        pending = [f for f in must_acknowledge(session, current.id) if f.id not in ack]
-        if pending:
-            terms = "、".join(dict.fromkeys(f.text for f in pending))
+        unticked = [f for f in must_acknowledge(session, current.id) if f.id not in ack]
+        if unticked:
+            terms = "、".join(dict.fromkeys(f.text for f in unticked))
             raise ValidationError(f"有高风险标记未确认已斟酌：{terms}", field="acknowledged")
-    _transition(session, draft, {"in_review"}, "approved" if decision == "approve" else "rejected",
-                version_id=current.id)
+    step = pending.step
+    last = step.position == state.steps[-1].step.position
+    new_status = "rejected" if decision == "reject" else ("approved" if last else "in_review")
+    # The conditional UPDATE also serialises deciders: a resubmission in between is a Conflict.
+    _transition(session, draft, {"in_review"}, new_status, version_id=current.id)
     row = Decision(
         draft_id=draft.id, version_id=current.id, version_number=current.number,
-        content_sha256=current.content_sha256, decision=decision, comment=comment,
+        content_sha256=current.content_sha256, step=step.position, decision=decision, comment=comment,
         flags_acknowledged=" ".join(str(a) for a in sorted(ack)), decided_by_id=actor.id,
     )
     session.add(row)
@@ -319,10 +343,52 @@ def decide(session: Session, actor: User, draft_id, decision: str, comment: str 
         session.flush()
     except IntegrityError:
         raise Conflict("该版本已有审核结论") from None
-    audit.record(session, f"draft.{'approved' if decision == 'approve' else 'rejected'}", actor,
-                 draft_id=draft.id, channel_id=draft.channel_id, version=current.number,
-                 sha256=current.content_sha256, comment=comment)
+    principal = acting.principal
+    session.add(DecisionRecord(decision_id=row.id, step_name=step.name,
+                               on_behalf_of_id=principal.id if principal else None,
+                               delegation_id=acting.delegation_id))
+    session.flush()
+    action = "draft.rejected" if decision == "reject" else ("draft.approved" if last else "draft.step_approved")
+    extra = {"on_behalf_of": principal.id, "on_behalf_of_name": principal.display_name} if principal else {}
+    audit.record(session, action, actor, draft_id=draft.id, channel_id=draft.channel_id, version=current.number,
+                 sha256=current.content_sha256, comment=comment, step=step.position, step_name=step.name, **extra)
+    _tell_after_decision(session, draft, channel, current, state, step, decision, actor, principal, comment, last)
     return row
+
+
+def _who(actor: User, principal: User | None) -> str:
+    return f"{actor.display_name} 代 {principal.display_name}" if principal else actor.display_name
+
+
+def _tell_after_decision(session, draft, channel, version, state, step, decision, actor, principal, comment, last):
+    author = session.get(User, draft.author_id)
+    who = _who(actor, principal)
+    title = f"《{draft.title}》第{version.number}版"
+    if decision == "reject":
+        approvers = []
+        for s in state.approvals:
+            approvers.append(session.get(User, s.decision.decided_by_id))
+            record = session.get(DecisionRecord, s.decision.id)
+            if record and record.on_behalf_of_id:
+                approvers.append(session.get(User, record.on_behalf_of_id))
+        notifications.notify(session, [author], "rejected", f"{title}在“{step.name}”被{who}退回：{comment}",
+                             draft=draft, channel=channel)
+        if approvers:
+            notifications.notify(session, approvers, "rejected",
+                                 f"您已通过的{title}在“{step.name}”被{who}退回：{comment}", draft=draft)
+    elif last:
+        notifications.notify(session, [author], "approved", f"{title}已通过全部审核（{step.name}：{who}），可以发布",
+                             draft=draft, channel=channel)
+    else:
+        following = state.steps[state.steps.index(next(s for s in state.steps if s.step == step)) + 1]
+        _tell_reviewers(session, draft, channel, following.step,
+                        f"{title}已通过“{step.name}”（{who}），请您“{following.step.name}”")
+
+
+def _tell_reviewers(session, draft, channel, step, text):
+    reviewers = [u for u in chains.direct_reviewers(session, step, channel) if u.id != draft.author_id]
+    deputies = [u for u in delegation.deputies_of(session, reviewers, now()) if u.id != draft.author_id]
+    notifications.notify(session, [*reviewers, *deputies], "submitted", text, draft=draft, channel=channel)
 
 
 def must_acknowledge(session: Session, version_id: int) -> list[Flag]:
@@ -348,6 +414,8 @@ def retract(session: Session, actor: User, draft_id, reason: str) -> Publication
     publication.retract_reason = reason[:2000]
     session.add(publication)
     audit.record(session, "draft.retracted", actor, draft_id=draft.id, channel_id=draft.channel_id, reason=reason)
+    notifications.notify(session, [session.get(User, draft.author_id)], "retracted",
+                         f"《{draft.title}》已被{actor.display_name}撤稿：{reason}", draft=draft, channel=channel)
     return publication
 
 
@@ -394,6 +462,12 @@ def record_scan(session: Session, version_id: int, wordlist_version: str, hits: 
         audit.record(session, "scan.completed", None, draft_id=draft.id, channel_id=draft.channel_id,
                      version=version.number, wordlist_version=wordlist_version, flags=len(shown),
                      high=sum(1 for h in shown if h.severity == "high"))
+        channel = session.get(Channel, draft.channel_id)
+        first = chains.state(session, draft, channel).pending
+        if first is not None:
+            label = "紧急稿件" if draft.urgent else "稿件"
+            _tell_reviewers(session, draft, channel, first.step,
+                            f"{label}《{draft.title}》第{version.number}版等待您“{first.step.name}”")
     else:
         session.flush()
     return result

@@ -1,10 +1,11 @@
-"""Leader pages: the review queue, decisions and retraction."""
+"""Reviewer pages: the queue of chain steps waiting for me, decisions and retraction."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
-from flask_login import current_user
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
 
-from review import queries, workflow
+from review import chains, queries, workflow
+from review.models import Draft
 from review.web.context import db_session
 from review.web.drafts import act_on_draft
 from review.web.guards import role_required
@@ -13,26 +14,42 @@ bp = Blueprint("reviews", __name__)
 
 
 @bp.get("/review")
-@role_required("leader")
+@login_required
 def queue():
     session = db_session()
+    if not chains.is_reviewer_anywhere(session, current_user):
+        abort(403)
     rows = queries.review_queue(session, current_user)
     return render_template("review_queue.html", rows=rows,
+                           waiting=queries.waiting_on_others(session, current_user),
                            scanning=queries.pending_scan_count(session, current_user),
                            recent=queries.recent_decisions(session, current_user, limit=10))
 
 
 @bp.post("/drafts/<int:draft_id>/decision")
-@role_required("leader")
+@login_required
 def decide(draft_id: int):
+    """Any signed-in user may try: the workflow decides whether they are on the chain (403 if not).
+    Afterwards the reviewer goes straight to the next draft waiting for them (or the empty queue)."""
     f = request.form
     decision = f.get("decision", "")
 
     def perform(session, draft):
         workflow.decide(session, current_user, draft.id, decision, f.get("comment", ""),
                         version=f.get("version"), acknowledged=f.getlist("ack"))
+        session.commit()
+        following = queries.review_queue(session, current_user, limit=1)
+        target = (url_for("drafts.show", draft_id=following[0].draft.id, _anchor="decide") if following
+                  else url_for("reviews.queue"))
+        return redirect(target)
 
-    return act_on_draft(draft_id, perform, "已审核通过" if decision == "approve" else "已退回编辑")
+    done = "已审核通过" if decision == "approve" else "已退回编辑"
+    return act_on_draft(draft_id, perform, f"《{load_title(draft_id)}》{done}")
+
+
+def load_title(draft_id: int) -> str:
+    draft = db_session().get(Draft, draft_id)
+    return draft.title if draft else ""
 
 
 @bp.post("/drafts/<int:draft_id>/retract")
