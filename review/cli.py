@@ -99,13 +99,32 @@ audit_cli = AppGroup("audit", help="The audit trail.")
 @audit_cli.command("verify")
 def audit_verify():
     """Exit 0 if the hash chain is intact; otherwise name the first bad event and exit 1."""
-    with _runtime().db.transaction() as session:
-        report = audit.verify(session)
+    rt = _runtime()
+    with rt.db.transaction() as session:
+        report = audit.verify(session, witness=_witness(rt))
     if report.ok:
         click.echo(report.message)
     else:
         click.echo(f"AUDIT TRAIL BROKEN: {report.message}", err=True)
         sys.exit(1)
+
+
+def _witness(rt):
+    from pathlib import Path
+
+    return Path(rt.settings["INSTANCE_PATH"]) / audit.WITNESS_FILE
+
+
+@audit_cli.command("seal")
+def audit_seal():
+    """Check the chain, then write its head to the witness file (first use, or after a restore)."""
+    rt = _runtime()
+    with rt.db.transaction() as session:
+        report = audit.seal(session, _witness(rt))
+    if not report.ok:
+        click.echo(f"AUDIT TRAIL BROKEN, not sealed: {report.message}", err=True)
+        sys.exit(1)
+    click.echo(f"sealed: {report.message}")
 
 
 @click.command("worker")
@@ -155,6 +174,45 @@ def serve(host, port, worker_count, no_demo):
     supervisor.run(_runtime(), host=host, port=port, worker_count=worker_count, demo_data=not no_demo)
 
 
+jobs = AppGroup("jobs", help="The scan queue.")
+
+JOB_STATES = (("queued", "排队中"), ("started", "执行中"), ("scheduled", "等待重试"), ("deferred", "延后"),
+              ("failed", "失败"))
+
+
+@jobs.command("status")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of the listing.")
+@click.option("--limit", default=50, show_default=True, help="Jobs listed per state.")
+def jobs_status(as_json, limit):
+    """List queued, started, scheduled and failed scan jobs, and the workers."""
+    import json
+
+    import redis
+
+    from workers.status import queue_status
+
+    try:
+        status = queue_status(_runtime(), limit=limit)
+    except redis.RedisError as exc:
+        _fail(f"Redis 不可用：{exc}", code=1)
+    if as_json:
+        click.echo(json.dumps(status.as_dict(), ensure_ascii=False, indent=2))
+        return
+    click.echo(f"队列 {status.queue}")
+    for state, label in JOB_STATES:
+        click.echo(f"{label}（{state}）：{status.counts.get(state, 0)}")
+        for job in status.jobs.get(state, []):
+            when = job.ended_at or job.started_at or job.enqueued_at or "-"
+            extra = f" · {job.worker}" if job.worker and state == "started" else ""
+            extra += f" · {job.error}" if job.error else ""
+            click.echo(f"  {job.id}  版本 {job.version_id}  {when}{extra}")
+    click.echo(f"工作进程：{len(status.workers)}")
+    for w in status.workers:
+        click.echo(f"  {w.name}  {w.state}  心跳 {w.last_heartbeat}（{w.heartbeat_age_s} 秒前）"
+                   + (f"  正在执行 {w.current_job}" if w.current_job else ""))
+
+
 def init_app(app) -> None:
     for command in (init_db, users, tokens, channels, audit_cli, worker, sweep, demo, serve, scan_command):
         app.cli.add_command(command)
+    app.cli.add_command(jobs)  # issue 6

@@ -19,6 +19,11 @@ ENV_KEYS = (
     "SCAN_QUEUE",
     "INSTANCE_PATH",
     "PREFERRED_URL_SCHEME",
+    "PROXY_COUNT",
+    # notifications and deadlines (issue 4)
+    "NOTIFY_QUEUE",
+    "SMTP_HOST", "SMTP_PORT", "SMTP_USER", "SMTP_PASSWORD", "SMTP_FROM", "SMTP_STARTTLS", "SMTP_SSL",
+    "NORMAL_DEADLINE_WORKING_DAYS",
 )
 
 
@@ -62,6 +67,20 @@ def load(overrides: dict | None = None) -> dict:
         # Sweeps that may re-enqueue one version before it is declared scan_failed.
         "MAX_SCAN_ATTEMPTS": 5,
         "URGENT_DEADLINE_MINUTES": 30,
+        # Review deadlines, notifications (e-mail, webhooks) and their queue.
+        "NORMAL_DEADLINE_WORKING_DAYS": 2,
+        "URGENT_DEADLINE_SECONDS": None,  # drills and tests: overrides every channel's urgent minutes
+        "NOTIFY_QUEUE": None,  # None: "<SCAN_QUEUE>-notify"
+        "NOTIFY_RETRIES": 1,
+        "NOTIFY_RETRY_INTERVALS": [30],
+        "NOTIFY_TIMEOUT": 10,
+        "SMTP_HOST": "",  # empty: no e-mail
+        "SMTP_PORT": 25,
+        "SMTP_USER": "",
+        "SMTP_PASSWORD": "",
+        "SMTP_FROM": "",
+        "SMTP_STARTTLS": "",
+        "SMTP_SSL": "",
         "MAX_BODY_CHARS": 100_000,
         "MAX_TITLE_CHARS": 200,
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
@@ -73,6 +92,8 @@ def load(overrides: dict | None = None) -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
     }
     settings.update(merged)
+    if not settings.get("NOTIFY_QUEUE"):
+        settings["NOTIFY_QUEUE"] = f"{settings['SCAN_QUEUE']}-notify"
     if not settings.get("SECRET_KEY"):
         settings["SECRET_KEY"] = _secret_key(instance)
     settings["DATABASE_URL"] = normalise_database_url(settings["DATABASE_URL"])

@@ -84,7 +84,7 @@ class Database:
         cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         with self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "heads")  # parallel branches until merged
+            command.upgrade(cfg, "head")
 
     def dispose(self):
         self.engine.dispose()

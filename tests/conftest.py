@@ -67,21 +67,25 @@ def sqlite_template(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_database() -> str | None:
+def postgres_database():
     base = _postgres_url()
     if not base:
-        return None
-    name = f"imprimatur_test_{_worker_index()}"
+        yield None
+        return
+    # One database per test run and xdist worker: runs side by side never share one.
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", uuid.uuid4().hex)[:8]
+    name = f"imprimatur_test_{run}_{_worker_index()}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
     url = base.rsplit("/", 1)[0] + "/" + name
     db = Database(url)
     db.upgrade()
     db.dispose()
-    return url
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def _empty_postgres(url: str) -> None:

@@ -37,8 +37,23 @@ class Runtime:
     def engines(self) -> EngineCache:
         with self._lock:
             if self._engines is None:
-                self._engines = EngineCache(self.settings["WORDLIST_DIR"])
+                self._engines = EngineCache(self.settings["WORDLIST_DIR"], extra_terms_loader=self.db_terms)
             return self._engines
+
+
+    def db_terms(self) -> list:
+        """The enabled database terms (issue 3), read in one short-lived session:
+        one consistent snapshot, so a scan never sees half a change."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from review.scanning import WordListError
+        from review.terms import enabled_terms
+
+        try:
+            with self.db.session() as session:
+                return enabled_terms(session)
+        except SQLAlchemyError as exc:
+            raise WordListError(f"database terms unavailable / 数据库词条无法读取: {exc.__class__.__name__}") from None
 
 
 _current: Runtime | None = None

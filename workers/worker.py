@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import redis
 from rq import SimpleWorker
@@ -93,6 +94,12 @@ class ScanWorker(SimpleWorker):
             scan_queue.sweep(self.runtime)
         except Exception:  # the sweep must never stop the worker; next round tries again
             log.exception("sweep failed")
+        try:
+            from workers import notify
+
+            notify.sweep(self.runtime)  # lost deliveries, unescalated deadlines
+        except Exception:
+            log.exception("notification sweep failed")
 
 
 def preload(rt) -> None:
@@ -120,5 +127,28 @@ def run(rt, *, burst: bool = False, with_scheduler: bool = True, name: str | Non
     setup_logging()
     runtime_mod.install(rt)
     preload(rt)
-    worker = ScanWorker([rt.settings["SCAN_QUEUE"]], connection=rt.redis, runtime=rt, name=name)
-    return worker.work(burst=burst, with_scheduler=with_scheduler)
+    from workers import notify
+
+    notify.install(rt)  # deliveries and deadlines raised by jobs are handed on after their commit
+    queues = [rt.settings["SCAN_QUEUE"]]
+    if rt.settings.get("NOTIFY_QUEUE"):
+        queues.append(rt.settings["NOTIFY_QUEUE"])  # notifications and deadline escalations
+    # RQ's loop quits when Redis goes away under it; a scan worker waits for
+    # Redis to come back instead (drafts submitted meanwhile are in the
+    # database and the sweep at restart queues them).
+    delay, attempt = 1.0, 0
+    while True:
+        attempt += 1
+        worker_name = name if attempt == 1 or not name else f"{name}-{attempt}"
+        try:
+            worker = ScanWorker(queues, connection=rt.redis, runtime=rt, name=worker_name)
+            worked = worker.work(burst=burst, with_scheduler=with_scheduler)
+            if burst or worker._stop_requested:
+                return worked
+            log.warning("worker loop ended without a stop request (Redis lost?); restarting in %.0f s", delay)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            if burst:
+                raise
+            log.warning("Redis unavailable (%s); retrying in %.0f s", exc, delay)
+        time.sleep(delay)
+        delay = min(delay * 2, 30.0)

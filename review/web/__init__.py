@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from flask import Flask, g
 from flask_login import LoginManager
+from werkzeug.middleware.proxy_fix import ProxyFix
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 from review import timeutil
 from review.models import User
@@ -29,6 +31,15 @@ def _load_user(user_id: str):
     return user if user and user.active else None
 
 
+class IdConverter(IntegerConverter):
+    """`<int:…>` in this app: a database id, an INTEGER column (at most
+    2**31-1 on PostgreSQL); anything larger matches no route (404), not a 500."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def _security_headers(response):
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -48,7 +59,14 @@ def _close_session(_exc):
 
 def init_app(app: Flask) -> None:
     from review.web import admin, api, audit_pages, auth, drafts, errors, home, reviews
+    from review.web import registry as registry_pages
+    from review.web import reports as report_pages
 
+    app.url_map.converters["int"] = IdConverter  # ids beyond the database's range are 404, not 500
+    if int(app.config.get("PROXY_COUNT") or 0):
+        # Behind N reverse proxies: the client's address (rate limits) and scheme come from their headers.
+        n = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -69,5 +87,36 @@ def init_app(app: Flask) -> None:
 
     for module in (auth, home, drafts, reviews, admin, audit_pages):
         app.register_blueprint(module.bp)
+    app.register_blueprint(registry_pages.bp)
+    app.register_blueprint(report_pages.bp)
+    from review.web import health  # issue 6: GET /healthz
+
+    app.register_blueprint(health.bp)
+    _init_review_chains(app)
+    _init_terms(app)
     api.init_app(app, csrf)
     errors.init_app(app)
+
+
+def _init_review_chains(app: Flask) -> None:
+    """Issue 4: chains, delegation, notifications, the review form; after-commit hand-off to the workers."""
+    from review.web import chains as chain_pages
+    from review.web import delegation as delegation_pages
+    from review.web import notifications as notification_pages
+    from review.web import review_form
+    from workers import notify
+
+    for module in (chain_pages, delegation_pages, notification_pages, review_form):
+        app.register_blueprint(module.bp)
+    app.context_processor(notification_pages.header_counts)
+    app.jinja_env.globals["chain_summary"] = chain_pages.chain_summary
+    notify.install(app.extensions["imprimatur"])
+
+
+def _init_terms(app: Flask) -> None:
+    """Issue 3: registrars' 词库管理; `flask scan` joins the database terms too."""
+    from review.scanning.command import DB_TERMS_EXTENSION
+    from review.web import terms as term_pages
+
+    app.register_blueprint(term_pages.bp)
+    app.extensions[DB_TERMS_EXTENSION] = app.extensions["imprimatur"].db_terms

@@ -34,5 +34,10 @@ def init_app(app: Flask) -> None:
     def csrf_error(exc):
         return page(400, "页面已过期或来源不明（CSRF 校验失败），请返回刷新后重试")
 
-    for status in (400, 401, 403, 404, 405, 409, 413, 429, 500):
+    @app.errorhandler(413)
+    def too_large(exc):
+        limit = app.config["MAX_CONTENT_LENGTH"] / (1024 * 1024)
+        return page(413, f"提交的内容过大（上限 {limit:g} MB），请删减后再提交")
+
+    for status in (400, 401, 403, 404, 405, 409, 429, 500):
         app.register_error_handler(status, lambda exc, status=status: page(status))
