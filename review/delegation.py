@@ -58,6 +58,9 @@ def create(session: Session, principal: User, deputy_id, starts_on, ends_on, rea
     deputy = session.get(User, key) if key is not None else None
     if deputy is None or not deputy.active:
         raise ValidationError("请选择一位在用的代审人", field="deputy_id")
+    if not deputy.has_role("leader", "editor"):
+        # Auditors stay read-only and registrars keep the registry: neither may review by proxy.
+        raise ValidationError("代审人须为分管领导或编辑", field="deputy_id")
     if deputy.id == principal.id:
         raise ValidationError("不能指定自己为代审人", field="deputy_id")
     start, end = _parse_day(starts_on, "starts_on"), _parse_day(ends_on, "ends_on")
