@@ -22,21 +22,11 @@ sys.path.insert(0, str(ROOT))
 from rq import Worker  # noqa: E402
 
 from app import create_app  # noqa: E402
+from bench.drafts import draft_text  # noqa: E402
 from review import accounts, channels, workflow  # noqa: E402
 from workers import redis_server, runtime as runtime_module  # noqa: E402
 from workers import worker as scan_worker  # noqa: E402
 from workers.queue import enqueue_scan  # noqa: E402
-
-PARAGRAPH = ("近期辖区内发生多起刷单返利诈骗案件，骗子在群里发布兼职广告，声称动动手指就能赚钱。"
-             "街道将于12月举办冬季文化周活动，内容包括非遗剪纸展示、社区合唱比赛和书法进万家。"
-             "请居民不要在楼道内堆放杂物，不要私拉电线为电动车充电，发现线索请拨打110。")
-
-
-def draft_text(i: int, size: int = 5000) -> str:
-    text = f"第{i}号通知。"
-    while len(text) < size:
-        text += PARAGRAPH
-    return text[:size]
 
 
 def make_versions(rt, count: int) -> list[int]:

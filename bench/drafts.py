@@ -1,0 +1,11 @@
+"""The draft texts the load benchmarks submit: about 5,000 characters of an
+ordinary notice with a few flagged terms, numbered so no two are alike."""
+
+PARAGRAPH = ("近期辖区内发生多起刷单返利诈骗案件，骗子在群里发布兼职广告，声称动动手指就能赚钱，先小额返利取得信任。"
+             "街道将于12月举办冬季文化周活动，内容包括非遗剪纸展示、社区合唱比赛和书法进万家，欢迎居民踊跃参加。"
+             "请居民不要在楼道内堆放杂物，不要私拉电线为电动车充电，发现可疑情况请拨打110或反诈专线96110。")
+
+
+def draft_text(i: int, size: int = 5000) -> str:
+    body = f"第{i}号通知：" + PARAGRAPH * (size // len(PARAGRAPH) + 1)
+    return body[:size]
