@@ -123,3 +123,21 @@ def test_worker_killed_mid_job_is_recovered(app, rt, make, run_worker, db):
     run_worker()  # a healthy worker finds the abandoned job and scans it again
     assert status(db, draft.id) == "in_review"
     assert results(db, version.id) == 1
+
+
+def test_a_running_worker_stops_on_sigterm(app, rt):
+    """Warm shutdown: an idle worker told to stop exits instead of waiting for Redis again."""
+    from rq import Worker
+
+    env = {**os.environ, **{k: str(app.config[k]) for k in ("DATABASE_URL", "REDIS_URL", "INSTANCE_PATH",
+                                                            "WORDLIST_DIR", "SECRET_KEY", "SCAN_QUEUE")}}
+    proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker", "--no-scheduler"], cwd=ROOT,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        queue = Queue(rt.settings["SCAN_QUEUE"], connection=rt.redis)
+        assert _wait(lambda: any(w.pid == proc.pid for w in Worker.all(queue=queue))), "worker never started"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -143,7 +143,8 @@ def run(rt, *, burst: bool = False, with_scheduler: bool = True, name: str | Non
         try:
             worker = ScanWorker(queues, connection=rt.redis, runtime=rt, name=worker_name)
             worked = worker.work(burst=burst, with_scheduler=with_scheduler)
-            if burst or worker._stop_requested:
+            # SIGTERM/SIGINT while idle ends work() with only the request date set.
+            if burst or worker._stop_requested or worker._shutdown_requested_date is not None:
                 return worked
             log.warning("worker loop ended without a stop request (Redis lost?); restarting in %.0f s", delay)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
