@@ -3,9 +3,12 @@ to a channel's webhook (HMAC-SHA256 signed, retried once, never blocking
 a decision), received here by a real HTTP server on 127.0.0.1."""
 from __future__ import annotations
 
+import email
+import email.policy
 import hashlib
 import hmac
 import json
+import socketserver
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -144,3 +147,62 @@ def test_email_copies_are_skipped_without_smtp_and_bad_addresses_refused(app, rt
     run_worker()
     [d] = deliveries(db)
     assert (d.kind, d.target, d.status) == ("email", "leader@example.org", "skipped")
+
+
+class _SMTPHandler(socketserver.StreamRequestHandler):
+    """Just enough SMTP to receive one message (a real socket, a real smtplib client)."""
+
+    def handle(self):
+        def reply(line):
+            self.wfile.write((line + "\r\n").encode())
+
+        reply("220 test ESMTP")
+        envelope = {"to": [], "data": b""}
+        while True:
+            line = self.rfile.readline()
+            if not line:
+                return
+            command = line.decode("ascii", "replace").strip()
+            verb = command[:4].upper()
+            if verb in ("HELO", "EHLO"):
+                reply("250 test")
+            elif verb == "MAIL":
+                reply("250 OK")
+            elif verb == "RCPT":
+                envelope["to"].append(command.split(":", 1)[1].strip(" <>"))
+                reply("250 OK")
+            elif verb == "DATA":
+                reply("354 go ahead")
+                while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
+                    envelope["data"] += chunk
+                self.server.messages.append(envelope)
+                reply("250 queued")
+            elif verb == "QUIT":
+                reply("221 bye")
+                return
+            else:
+                reply("250 OK")
+
+
+def test_email_copies_reach_a_real_smtp_server(app, rt, make, db, run_worker):
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _SMTPHandler)
+    server.messages = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    rt.settings.update(SMTP_HOST="127.0.0.1", SMTP_PORT=server.server_address[1], SMTP_FROM="shenfa@example.org")
+    try:
+        editor, leader, channel, *_ = make.team()
+        assert WebUser.signed_in(app, leader).post("/notifications/email",
+                                                   {"email": "leader@example.org"}).status_code == 302
+        draft, version = make.submit(editor, channel, title="停水通知")
+        make.scanned(rt, version.id)
+        run_worker()
+    finally:
+        server.shutdown()
+        server.server_close()
+    [d] = deliveries(db)
+    assert (d.kind, d.status) == ("email", "sent")
+    [message] = server.messages
+    assert message["to"] == ["leader@example.org"]
+    parsed = email.message_from_bytes(message["data"], policy=email.policy.default)
+    assert parsed["From"] == "shenfa@example.org"
+    assert "停水通知" in parsed["Subject"] + parsed.get_content()
