@@ -408,3 +408,13 @@ def test_submit_while_redis_is_down_is_saved_and_scanned_after_a_sweep(app, clie
     assert draft["status"] == "in_review"
     assert {"刷单", "赌场"} <= {f["text"] for f in draft["flags"]}
     assert sweep(rt) == []  # nothing left waiting
+
+
+def test_submitting_for_an_unfiled_channel_is_warned_not_refused(app, make, client):
+    editor, leader, *_ = make.team()
+    unfiled = make.channel(leader, "未备案的微博", platform="weibo", filing_status="unfiled")
+    token = make.token("editor")
+    response = client.post("/api/v1/drafts", json={"channel_id": unfiled.id, "title": "通知", "body": "正文"},
+                           headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 201
+    assert "未备案" in response.get_json()["warnings"]

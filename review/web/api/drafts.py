@@ -48,6 +48,9 @@ def create_draft():
             "wordlist_version": None, "flags": []}
     if delayed:
         body["scan_delayed"] = True
+    warnings = session.get(Channel, draft.channel_id).reminder_labels  # e.g. 未备案: warned, not refused
+    if warnings:
+        body["warnings"] = warnings
     return jsonify(body), 201
 
 

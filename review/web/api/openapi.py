@@ -47,6 +47,7 @@ DRAFT = {
         "wordlist_version": {"type": ["string", "null"]},
         "flags": {"type": "array", "items": {"$ref": "#/components/schemas/Flag"}},
         "scan_delayed": {"type": "boolean"},
+        "warnings": {"type": "array", "items": {"type": "string"}, "description": "渠道备案提醒（如未备案）"},
     },
 }
 DOCUMENT = {
