@@ -441,3 +441,25 @@ def test_property_hits_point_into_the_original_text(property_engine, pieces, tai
     for term, start in inserted:
         if term in CJK_TERMS and text[start:start + 4] != "大麻哈鱼":
             assert (term, start) in found
+
+
+PII_PIECES = ["13812345678", "+86 138 1234 5678", "0086-139-1234-5678", "zhang.wei@example.org", "a@b.cn",
+              "110101199003074514", "6222 0200 0000 0000 8", "4111111111111111", "123456789012", "-", " ", "@",
+              ".", "x", "Xx", "报名", "，", "联系电话", "tel:", "mail"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(PII_PIECES), max_size=12).map("".join))
+def test_pii_windows_find_what_a_whole_text_pass_finds(text):
+    """The detectors read only the ASCII runs around candidates; that must
+    find exactly what reading the whole text finds."""
+    from review.scanning import detectors
+
+    windowed = sorted(detectors.detect(text))
+    whole = detectors._windows
+    try:
+        detectors._windows = lambda t: [(0, len(t))] if detectors._CANDIDATE.search(t) else []
+        reference = sorted(detectors.detect(text))
+    finally:
+        detectors._windows = whole
+    assert windowed == reference

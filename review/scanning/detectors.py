@@ -83,14 +83,43 @@ def luhn_valid(digits: str) -> bool:
 _CANDIDATE = re.compile(r"[0-9][0-9 \-]{8,}[0-9Xx]|@")
 
 
+# Everything a detector can match is printable ASCII (and spaces between digit groups).
+_ASCII_RUN = frozenset(chr(c) for c in range(0x20, 0x7F))
+
+
+def _windows(text: str) -> list[tuple[int, int]]:
+    """The whole runs of ASCII around each candidate, merged and in order.
+
+    A Chinese text has few of them, so the detectors read a small part of it
+    instead of all of it; a run is taken whole, so no match is cut short.
+    """
+    windows: list[tuple[int, int]] = []
+    for m in _CANDIDATE.finditer(text):
+        if windows and m.start() < windows[-1][1]:
+            continue  # inside the run already taken
+        lo, hi = m.start(), m.end()
+        while lo > 0 and text[lo - 1] in _ASCII_RUN:
+            lo -= 1
+        while hi < len(text) and text[hi] in _ASCII_RUN:
+            hi += 1
+        windows.append((lo, hi))
+    return windows
+
+
 def detect(text: str) -> list[tuple[str, int, int]]:
     """All PII spans in *text* as ``(rule, start, end)``."""
     found: list[tuple[str, int, int]] = []
-    if not _CANDIDATE.search(text):
+    windows = _windows(text)
+    if not windows:
         return found
 
+    def finditer(pattern):
+        # pos/endpos keep the whole string, so look-behinds still see what precedes a window.
+        for lo, hi in windows:
+            yield from pattern.finditer(text, lo, hi)
+
     emails = []
-    for m in _EMAIL.finditer(text):
+    for m in finditer(_EMAIL):
         # The pattern starts at the beginning of a run (keeps it linear); a
         # leading "-" or "." (as in "邮箱-foo@x.cn") is not part of the address.
         start = m.start() + len(m.group()) - len(m.group().lstrip("._%+-"))
@@ -106,16 +135,16 @@ def detect(text: str) -> list[tuple[str, int, int]]:
         return i >= 0 and end <= emails[i][1]
 
     ids = set()
-    for m in _ID.finditer(text):
+    for m in finditer(_ID):
         if id_number_valid(m.group()) and not in_email(m.start(), m.end()):
             ids.add((m.start(), m.end()))
             found.append((RULE_ID, m.start(), m.end()))
 
-    for m in _MOBILE.finditer(text):
+    for m in finditer(_MOBILE):
         if not in_email(m.start(), m.end()):
             found.append((RULE_MOBILE, m.start(), m.end()))
 
-    for m in _CARD.finditer(text):
+    for m in finditer(_CARD):
         span = (m.start(), m.end())
         digits = re.sub(r"[ -]", "", m.group())
         # An ID number is reported as an ID only, even if it also passes Luhn.
