@@ -44,12 +44,22 @@ class Step:
         return f"{channel.unit or '本单位'}的{ROLE_LABELS.get(self.role, self.role)}"
 
 
-def chain_for(session: Session, channel: Channel) -> list[Step]:
-    rows = session.execute(select(ChainStep).where(ChainStep.channel_id == channel.id)
-                           .order_by(ChainStep.position)).scalars().all()
-    if not rows:
-        return [Step(1, DEFAULT_STEP_NAME, "leader")]
-    return [Step(r.position, r.name, r.kind, r.user_id, r.role) for r in rows]
+def chains_by_channel(session: Session, channel_ids=None) -> dict[int, list[Step]]:
+    """The defined chains of many channels in one query (channels without one are absent)."""
+    stmt = select(ChainStep).order_by(ChainStep.channel_id, ChainStep.position)
+    if channel_ids is not None:
+        stmt = stmt.where(ChainStep.channel_id.in_(list(channel_ids)))
+    out: dict[int, list[Step]] = {}
+    for r in session.execute(stmt).scalars():
+        out.setdefault(r.channel_id, []).append(Step(r.position, r.name, r.kind, r.user_id, r.role))
+    return out
+
+
+def chain_for(session: Session, channel: Channel, chains: dict[int, list[Step]] | None = None) -> list[Step]:
+    """The channel's steps; `chains` (from chains_by_channel) spares a query per channel in lists."""
+    if chains is None:
+        chains = chains_by_channel(session, [channel.id])
+    return chains.get(channel.id) or [Step(1, DEFAULT_STEP_NAME, "leader")]
 
 
 def is_default(session: Session, channel: Channel) -> bool:
@@ -88,13 +98,16 @@ class Actor:
 
 
 def actor_for(session: Session, user: User, step: Step, channel: Channel, draft: Draft,
-              at: datetime | None = None) -> Actor | None:
-    """May `user` act on `step` of this draft? Directly, or as a deputy. Never on their own draft."""
+              at: datetime | None = None, grants=None) -> Actor | None:
+    """May `user` act on `step` of this draft? Directly, or as a deputy. Never on their own draft.
+    `grants` (delegation.active_for_deputy) may be passed in when checking many drafts."""
     if draft.author_id == user.id:
         return None
     if is_direct_reviewer(user, step, channel):
         return Actor(user)
-    for grant, principal in delegation.active_for_deputy(session, user, at or now()):
+    if grants is None:
+        grants = delegation.active_for_deputy(session, user, at or now())
+    for grant, principal in grants:
         if principal.id != draft.author_id and is_direct_reviewer(principal, step, channel):
             return Actor(user, principal, grant.id)
     return None
@@ -130,14 +143,25 @@ class ChainState:
         return [s for s in self.steps if s.approved]
 
 
-def state(session: Session, draft: Draft, channel: Channel, *, with_reviewers: bool = False) -> ChainState:
-    """Where the draft's current version stands in its channel's chain."""
-    decisions = {}
-    if draft.current_version_id:
-        for d in session.execute(select(Decision).where(Decision.version_id == draft.current_version_id)).scalars():
-            decisions[d.step] = d
+def decisions_by_version(session: Session, version_ids) -> dict[int, dict[int, Decision]]:
+    """Decisions of many versions in one query: {version_id: {step: decision}}."""
+    out: dict[int, dict[int, Decision]] = {}
+    ids = [v for v in version_ids if v]
+    if ids:
+        for d in session.execute(select(Decision).where(Decision.version_id.in_(ids))).scalars():
+            out.setdefault(d.version_id, {})[d.step] = d
+    return out
+
+
+def state(session: Session, draft: Draft, channel: Channel, *, with_reviewers: bool = False,
+          chains: dict[int, list[Step]] | None = None,
+          decisions: dict[int, Decision] | None = None) -> ChainState:
+    """Where the draft's current version stands in its channel's chain. Lists pass
+    `chains` and `decisions` loaded for all their drafts at once."""
+    if decisions is None:
+        decisions = decisions_by_version(session, [draft.current_version_id]).get(draft.current_version_id, {})
     steps = []
-    for step in chain_for(session, channel):
+    for step in chain_for(session, channel, chains):
         st = StepState(step, decisions.get(step.position))
         if with_reviewers:
             st.reviewers = direct_reviewers(session, step, channel)
@@ -167,8 +191,9 @@ def reviewer_channel_ids(session: Session, user: User) -> set[int]:
     """Channels where this user (or someone they deputise for) is on the chain."""
     principals = [user] + [p for _, p in delegation.active_for_deputy(session, user, now())]
     ids: set[int] = set()
+    chains = chains_by_channel(session)
     for channel in session.execute(select(Channel)).scalars():
-        steps = chain_for(session, channel)
+        steps = chain_for(session, channel, chains)
         if any(is_direct_reviewer(p, s, channel) for p in principals for s in steps):
             ids.add(channel.id)
     return ids

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from review import chains, diff, highlight
+from review import chains, delegation, diff, highlight
 from review.models import (Channel, Decision, DecisionRecord, Draft, DraftVersion, Flag, Publication, ScanResult,
                            User)
 from review.timeutil import now
@@ -47,20 +47,25 @@ def is_overdue(draft: Draft) -> bool:
     return deadline < now()
 
 
-def draft_rows(session: Session, *where, order_by, limit: int) -> list[DraftRow]:
+PAGE_SIZE = 50
+
+
+def draft_rows(session: Session, *where, order_by, limit: int, offset: int = 0) -> list[DraftRow]:
     stmt = (select(Draft, Channel, User, DraftVersion.number)
             .join(Channel, Channel.id == Draft.channel_id)
             .join(User, User.id == Draft.author_id)
             .outerjoin(DraftVersion, DraftVersion.id == Draft.current_version_id)
-            .where(*where).order_by(*order_by).limit(limit))
+            .where(*where).order_by(*order_by, Draft.id.desc()).limit(limit).offset(offset))
     return [DraftRow(d, c, u, n) for d, c, u, n in session.execute(stmt)]
 
 
-def editor_drafts(session: Session, user: User, status: str | None = None, limit: int = 200) -> list[DraftRow]:
+def editor_drafts(session: Session, user: User, status: str | None = None, limit: int = PAGE_SIZE,
+                  page: int = 1) -> list[DraftRow]:
     where = [Draft.author_id == user.id]
     if status:
         where.append(Draft.status == status)
-    return draft_rows(session, *where, order_by=[Draft.updated_at.desc()], limit=limit)
+    return draft_rows(session, *where, order_by=[Draft.updated_at.desc()], limit=limit,
+                      offset=(max(page, 1) - 1) * limit)
 
 
 def review_queue(session: Session, reviewer: User, limit: int = 200) -> list[DraftRow]:
@@ -72,11 +77,17 @@ def review_queue(session: Session, reviewer: User, limit: int = 200) -> list[Dra
     candidates = draft_rows(session, Draft.status == "in_review", Draft.channel_id.in_(channel_ids),
                             Draft.author_id != reviewer.id,
                             order_by=[Draft.urgent.desc(), Draft.submitted_at.asc()], limit=limit * 4)
+    # One query each for the chains, decisions and delegations of all candidates, not one per draft.
+    steps = chains.chains_by_channel(session, channel_ids)
+    decided = chains.decisions_by_version(session, [r.draft.current_version_id for r in candidates])
+    grants = delegation.active_for_deputy(session, reviewer, now())
     rows = []
     for row in candidates:
-        state = chains.state(session, row.draft, row.channel)
+        state = chains.state(session, row.draft, row.channel, chains=steps,
+                             decisions=decided.get(row.draft.current_version_id, {}))
         pending = state.pending
-        actor = chains.actor_for(session, reviewer, pending.step, row.channel, row.draft) if pending else None
+        actor = (chains.actor_for(session, reviewer, pending.step, row.channel, row.draft, grants=grants)
+                 if pending else None)
         if actor is None:
             continue
         row.step_name = pending.step.name
@@ -93,13 +104,18 @@ def waiting_on_others(session: Session, reviewer: User, limit: int = 50) -> list
     if not channel_ids:
         return []
     out = []
-    for row in draft_rows(session, Draft.status == "in_review", Draft.channel_id.in_(channel_ids),
-                          Draft.author_id != reviewer.id, order_by=[Draft.submitted_at.asc()], limit=limit):
-        state = chains.state(session, row.draft, row.channel)
+    candidates = draft_rows(session, Draft.status == "in_review", Draft.channel_id.in_(channel_ids),
+                            Draft.author_id != reviewer.id, order_by=[Draft.submitted_at.asc()], limit=limit)
+    steps = chains.chains_by_channel(session, channel_ids)
+    decided = chains.decisions_by_version(session, [r.draft.current_version_id for r in candidates])
+    grants = delegation.active_for_deputy(session, reviewer, now())
+    for row in candidates:
+        state = chains.state(session, row.draft, row.channel, chains=steps,
+                             decisions=decided.get(row.draft.current_version_id, {}))
         pending = state.pending
         if pending is None or len(state.steps) == 1:
             continue
-        if chains.actor_for(session, reviewer, pending.step, row.channel, row.draft):
+        if chains.actor_for(session, reviewer, pending.step, row.channel, row.draft, grants=grants):
             continue
         row.step_name = pending.step.name
         row.step_of = f"第{pending.step.position}步/共{len(state.steps)}步"

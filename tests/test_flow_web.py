@@ -112,3 +112,16 @@ def test_invalid_form_keeps_what_was_typed(app, make, login, db):
     assert "标题不能为空" in html and "辛苦写的正文" in html
     with db.transaction() as s:
         assert s.execute(select(Draft)).first() is None
+
+
+def test_my_drafts_come_in_pages_of_fifty(app, make, login):
+    editor, leader, channel, *_ = make.team()
+    for i in range(55):
+        make.submit(editor, channel, title=f"第{i:02d}号通知", body=f"正文{i}")
+    web = login("editor")
+    first = web.get("/drafts").get_data(as_text=True)
+    assert first.count('href="/drafts/') - first.count('href="/drafts/new') == 50
+    assert "第54号通知" in first and "第04号通知" not in first and "下一页" in first
+    second = web.get("/drafts?page=2").get_data(as_text=True)
+    assert "第04号通知" in second and "第54号通知" not in second
+    assert "上一页" in second and "下一页" not in second

@@ -39,8 +39,10 @@ def enqueue_after_commit(version_id: int) -> None:
 @role_required("editor")
 def mine():
     status = request.args.get("status") or None
-    rows = queries.editor_drafts(db_session(), current_user, status=status)
-    return render_template("drafts_mine.html", rows=rows, status=status)
+    page = max(request.args.get("page", 1, type=int), 1)
+    rows = queries.editor_drafts(db_session(), current_user, status=status, page=page)
+    return render_template("drafts_mine.html", rows=rows, status=status, page=page,
+                           more=len(rows) == queries.PAGE_SIZE)
 
 
 @bp.get("/drafts/all")
@@ -48,9 +50,12 @@ def mine():
 def all_drafts():
     session = db_session()
     status = request.args.get("status") or None
+    page = max(request.args.get("page", 1, type=int), 1)
     where = [Draft.status == status] if status else []
-    rows = queries.draft_rows(session, *where, order_by=[Draft.updated_at.desc()], limit=500)
-    return render_template("drafts_all.html", rows=rows, status=status)
+    rows = queries.draft_rows(session, *where, order_by=[Draft.updated_at.desc()], limit=queries.PAGE_SIZE,
+                              offset=(page - 1) * queries.PAGE_SIZE)
+    return render_template("drafts_all.html", rows=rows, status=status, page=page,
+                           more=len(rows) == queries.PAGE_SIZE)
 
 
 def _editor_form(draft: Draft | None, *, status: int = 200, error: DomainError | None = None):
