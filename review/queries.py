@@ -68,7 +68,7 @@ def editor_drafts(session: Session, user: User, status: str | None = None, limit
                       offset=(max(page, 1) - 1) * limit)
 
 
-def review_queue(session: Session, reviewer: User, limit: int = 200) -> list[DraftRow]:
+def review_queue(session: Session, reviewer: User, limit: int = PAGE_SIZE) -> list[DraftRow]:
     """Drafts whose pending chain step this user may decide (directly or as a
     deputy): overdue first, then urgent, then oldest."""
     channel_ids = chains.reviewer_channel_ids(session, reviewer)
