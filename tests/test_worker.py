@@ -135,7 +135,9 @@ def test_a_running_worker_stops_on_sigterm(app, rt):
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         queue = Queue(rt.settings["SCAN_QUEUE"], connection=rt.redis)
-        assert _wait(lambda: any(w.pid == proc.pid for w in Worker.all(queue=queue))), "worker never started"
+        # Idle: listening for jobs, with RQ's signal handlers in place.
+        assert _wait(lambda: any(w.pid == proc.pid and w.get_state() == "idle" for w in Worker.all(queue=queue))), \
+            "worker never started"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     finally:

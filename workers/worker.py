@@ -17,6 +17,7 @@ import time
 
 import redis
 from rq import SimpleWorker
+from rq.exceptions import StopRequested
 from rq.worker import WorkerStatus
 
 from review.scanning import WordListError
@@ -90,16 +91,15 @@ class ScanWorker(SimpleWorker):
 
     def run_maintenance_tasks(self):
         super().run_maintenance_tasks()  # moves jobs of dead workers to failed/retry
-        try:
-            scan_queue.sweep(self.runtime)
-        except Exception:  # the sweep must never stop the worker; next round tries again
-            log.exception("sweep failed")
-        try:
-            from workers import notify
+        from workers import notify
 
-            notify.sweep(self.runtime)  # lost deliveries, unescalated deadlines
-        except Exception:
-            log.exception("notification sweep failed")
+        for sweep in (scan_queue.sweep, notify.sweep):  # lost scans; lost deliveries, unescalated deadlines
+            try:
+                sweep(self.runtime)
+            except StopRequested:
+                raise  # SIGTERM arrived during the sweep: RQ's loop must see it and stop
+            except Exception:  # a failed sweep must never stop the worker; the next round tries again
+                log.exception("%s failed", sweep.__module__)
 
 
 def preload(rt) -> None:
