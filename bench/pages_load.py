@@ -31,22 +31,12 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import select, text  # noqa: E402
 
 from app import create_app  # noqa: E402
+from bench.common import free_port, percentile  # noqa: E402
 from bench.report_data import generate  # noqa: E402
 from review.models import Channel, Draft  # noqa: E402
 from workers import redis_server  # noqa: E402
 
 PASSWORD = "bench-pass-1"  # set by bench/report_data.py
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def percentile(values, q):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
 class Browser:

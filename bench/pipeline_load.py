@@ -34,21 +34,10 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select, text  # noqa: E402
 
 from app import create_app  # noqa: E402
-from bench.drafts import draft_text  # noqa: E402
+from bench.common import draft_text, free_port, percentile  # noqa: E402
 from review import accounts, channels  # noqa: E402
 from review.models import Draft, DraftVersion, ScanResult  # noqa: E402
 from workers import redis_server  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def percentile(values, q):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
 class Client:

@@ -23,13 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app import create_app  # noqa: E402
+from bench.common import percentile  # noqa: E402
 from review import accounts, demo  # noqa: E402
 from workers import redis_server  # noqa: E402
-
-
-def percentile(values, q):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
 def main():

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from rq import Worker  # noqa: E402
 
 from app import create_app  # noqa: E402
-from bench.drafts import draft_text  # noqa: E402
+from bench.common import draft_text  # noqa: E402
 from review import accounts, channels, workflow  # noqa: E402
 from workers import redis_server, runtime as runtime_module  # noqa: E402
 from workers import worker as scan_worker  # noqa: E402

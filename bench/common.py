@@ -1,5 +1,6 @@
-"""The draft texts the load benchmarks submit: about 5,000 characters of an
-ordinary notice with a few flagged terms, numbered so no two are alike."""
+"""Shared by the benchmarks: the drafts they submit (about 5,000 characters of an
+ordinary notice with a few flagged terms, numbered so no two are alike), a free
+port, percentiles."""
 
 PARAGRAPH = ("近期辖区内发生多起刷单返利诈骗案件，骗子在群里发布兼职广告，声称动动手指就能赚钱，先小额返利取得信任。"
              "街道将于12月举办冬季文化周活动，内容包括非遗剪纸展示、社区合唱比赛和书法进万家，欢迎居民踊跃参加。"
@@ -9,3 +10,17 @@ PARAGRAPH = ("近期辖区内发生多起刷单返利诈骗案件，骗子在群
 def draft_text(i: int, size: int = 5000) -> str:
     body = f"第{i}号通知：" + PARAGRAPH * (size // len(PARAGRAPH) + 1)
     return body[:size]
+
+
+def free_port() -> int:
+    """A free TCP port on loopback for a server the benchmark starts."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values, q: float):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
