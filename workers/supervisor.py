@@ -25,14 +25,16 @@ def _spawn(args: list[str], env: dict) -> subprocess.Popen:
 
 def run(rt, *, host: str, port: int, worker_count: int, demo_data: bool = True, **_) -> None:
     s = rt.settings
-    rt.db.upgrade()
-    if demo_data:
-        demo.seed(rt.db, rt.engines.get())
     env = dict(os.environ)
+    # Start the embedded Redis first, remembering whether it was ours to stop:
+    # seeding demo data already schedules deadline jobs in it.
     started_redis = False
     if not s.get("REDIS_URL"):
         started_redis = not redis_server.is_running(s["INSTANCE_PATH"])
         env["REDIS_URL"] = redis_server.ensure_running(s["INSTANCE_PATH"])
+    rt.db.upgrade()
+    if demo_data:
+        demo.seed(rt.db, rt.engines.get())
     env["INSTANCE_PATH"] = s["INSTANCE_PATH"]
     env.setdefault("DATABASE_URL", s["DATABASE_URL"])
     env.setdefault("SECRET_KEY", s["SECRET_KEY"])
