@@ -24,3 +24,18 @@ def free_port() -> int:
 def percentile(values, q: float):
     values = sorted(values)
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    """Wait until a server the benchmark started accepts connections on loopback."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing answers on 127.0.0.1:{port} after {timeout:g} s")

@@ -16,7 +16,6 @@ import argparse
 import http.client
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import select, text  # noqa: E402
 
 from app import create_app  # noqa: E402
-from bench.common import free_port, percentile  # noqa: E402
+from bench.common import free_port, percentile, wait_for_port  # noqa: E402
 from bench.report_data import generate  # noqa: E402
 from review.models import Channel, Draft  # noqa: E402
 from workers import redis_server  # noqa: E402
@@ -131,12 +130,7 @@ def main():
                                "--threads", "8", "app:create_app()"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_for_port(port)
         cases = [
             ("trivial page (login form, baseline)", None, "/login"),
             (f"leader's queue ({len(queue_size)} drafts waiting)", "leader0", "/review"),

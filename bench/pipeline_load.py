@@ -19,7 +19,6 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select, text  # noqa: E402
 
 from app import create_app  # noqa: E402
-from bench.common import draft_text, free_port, percentile  # noqa: E402
+from bench.common import draft_text, free_port, percentile, wait_for_port  # noqa: E402
 from review import accounts, channels  # noqa: E402
 from review.models import Draft, DraftVersion, ScanResult  # noqa: E402
 from workers import redis_server  # noqa: E402
@@ -113,12 +112,7 @@ def main():
     procs += [subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"], **quiet)
               for _ in range(args.workers)]
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_for_port(port)
         time.sleep(3)  # workers load jieba and the word lists
 
         # 1. throughput with concurrent clients
