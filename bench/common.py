@@ -1,6 +1,6 @@
 """Shared by the benchmarks: the drafts they submit (about 5,000 characters of an
 ordinary notice with a few flagged terms, numbered so no two are alike), a free
-port, percentiles."""
+port, percentiles, a fresh PostgreSQL database."""
 
 PARAGRAPH = ("近期辖区内发生多起刷单返利诈骗案件，骗子在群里发布兼职广告，声称动动手指就能赚钱，先小额返利取得信任。"
              "街道将于12月举办冬季文化周活动，内容包括非遗剪纸展示、社区合唱比赛和书法进万家，欢迎居民踊跃参加。"
@@ -39,3 +39,19 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
         except OSError:
             time.sleep(0.1)
     raise SystemExit(f"nothing answers on 127.0.0.1:{port} after {timeout:g} s")
+
+
+def fresh_postgres(url: str, name: str) -> str:
+    """Drop and create database `name` on the server `url` points at (any
+    database there); returns the URL of the new, empty database."""
+    from sqlalchemy import create_engine, text
+
+    from review.config import normalise_database_url
+
+    url = normalise_database_url(url)
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.rsplit("/", 1)[0] + "/" + name

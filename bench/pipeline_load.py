@@ -10,7 +10,7 @@ Starts gunicorn and N `flask worker` processes on a fresh database
 2. latency: drafts submitted at a steady RATE per second; submit → flags
    visible (the moment the scan result is committed) p50/p95.
 
-    .venv/bin/python bench/pipeline_load.py --database-url postgresql://postgres@127.0.0.1/imprimatur_bench
+    .venv/bin/python bench/pipeline_load.py --database-url postgresql://postgres@127.0.0.1/postgres
     .venv/bin/python bench/pipeline_load.py --short        # CI: fewer drafts
 """
 from __future__ import annotations
@@ -30,10 +30,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 from app import create_app  # noqa: E402
-from bench.common import draft_text, free_port, percentile, wait_for_port  # noqa: E402
+from bench.common import draft_text, free_port, fresh_postgres, percentile, wait_for_port  # noqa: E402
 from review import accounts, channels  # noqa: E402
 from review.models import Draft, DraftVersion, ScanResult  # noqa: E402
 from workers import redis_server  # noqa: E402
@@ -89,12 +89,9 @@ def main():
         args.drafts, args.seconds = 200, 10.0
     instance = Path(tempfile.mkdtemp(prefix="imprimatur-load-"))
     settings = {"INSTANCE_PATH": str(instance), "SCAN_QUEUE": f"load-{time.time_ns()}"}
-    if args.database_url:
-        settings["DATABASE_URL"] = args.database_url
+    if args.database_url:  # a database of its own on that server, fresh each run
+        settings["DATABASE_URL"] = fresh_postgres(args.database_url, "imprimatur_pipeline_bench")
     rt = create_app(settings).extensions["imprimatur"]
-    if rt.db.engine.dialect.name == "postgresql":
-        with rt.db.engine.begin() as conn:  # a clean schema each run
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     rt.db.upgrade()
     with rt.db.transaction() as s:
         editor = accounts.create_user(s, "load-editor", "load-password", ["editor"])

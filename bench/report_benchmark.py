@@ -22,23 +22,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from app import create_app  # noqa: E402
+from bench.common import fresh_postgres  # noqa: E402
 from bench.report_data import generate  # noqa: E402
-from review.config import normalise_database_url  # noqa: E402
 
 BENCH_DB = "imprimatur_report_bench"
-
-
-def fresh_postgres(url: str) -> str:
-    url = normalise_database_url(url)
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{BENCH_DB}"'))
-    admin.dispose()
-    return url.rsplit("/", 1)[0] + "/" + BENCH_DB
 
 
 def timed(fn, runs: int) -> tuple[float, float]:
@@ -59,7 +49,7 @@ def main():
     args = parser.parse_args()
     instance = Path(tempfile.mkdtemp(prefix="imprimatur-report-bench-"))
     if args.database_url.startswith("postgres"):
-        url = fresh_postgres(args.database_url)
+        url = fresh_postgres(args.database_url, BENCH_DB)
     else:
         url = f"sqlite:///{instance / 'report.db'}"
     app = create_app({"INSTANCE_PATH": str(instance), "DATABASE_URL": url, "SECRET_KEY": "bench",

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlmodel import Session
 
 from review import audit
 from review.errors import Conflict, NotFound, ValidationError
-from review.models import User, WordListTerm
+from review.models import User, WordListRevision, WordListTerm
 from review.scanning import Term, WordListError
 from review.scanning.wordlists import SEVERITIES, parse_lines
 from review.scanning.normalize import fold_term
@@ -35,6 +35,20 @@ def enabled_terms(session: Session) -> list[Term]:
     rows = session.execute(select(WordListTerm.term, WordListTerm.category, WordListTerm.severity)
                            .where(WordListTerm.enabled.is_(True)))
     return [Term(term, category, severity) for term, category, severity in rows]
+
+
+def revision(session: Session) -> int:
+    """The database terms' revision: it moves with every change to them."""
+    return session.execute(select(WordListRevision.revision).where(WordListRevision.id == 1)).scalar() or 0
+
+
+def _changed(session: Session) -> None:
+    # In the change's own transaction, so a worker never sees the new number with the old terms.
+    bumped = session.execute(update(WordListRevision).where(WordListRevision.id == 1)
+                             .values(revision=WordListRevision.revision + 1)).rowcount
+    if not bumped:
+        session.add(WordListRevision(id=1, revision=1))
+        session.flush()
 
 
 def _clean_term(term: str) -> str:
@@ -78,6 +92,7 @@ def add_term(session: Session, actor: User, term: str, category: str, severity: 
                        created_by_id=actor.id if actor else None)
     session.add(row)
     session.flush()
+    _changed(session)
     audit.record(session, "term.added", actor, term_id=row.id, term=term, category=category, severity=severity)
     return row
 
@@ -96,6 +111,7 @@ def set_enabled(session: Session, actor: User, term_id: int, enabled: bool) -> W
     row.enabled = enabled
     row.updated_at = now()
     session.add(row)
+    _changed(session)
     audit.record(session, "term.enabled" if enabled else "term.disabled", actor,
                  term_id=row.id, term=row.term, category=row.category)
     return row
@@ -108,6 +124,7 @@ def set_severity(session: Session, actor: User, term_id: int, severity: str) -> 
         return row
     old, row.severity, row.updated_at = row.severity, severity, now()
     session.add(row)
+    _changed(session)
     audit.record(session, "term.severity_changed", actor, term_id=row.id, term=row.term,
                  category=row.category, old=old, new=severity)
     return row
@@ -146,6 +163,7 @@ def import_terms(session: Session, actor: User, data: bytes, category: str, seve
                                  created_by_id=actor.id if actor else None))
         added.append(term)
     session.flush()
+    _changed(session)
     audit.record(session, "term.imported", actor, category=category, severity=severity,
                  filename=filename, added=added, skipped=len(cleaned) - len(added))
     return len(added), len(cleaned) - len(added)

@@ -396,6 +396,26 @@ def test_engine_cache_follows_database_terms(tmp_path):
     assert spans(second.scan("信用卡套现")) == [("套现", 3, 5)]
 
 
+def test_engine_cache_reads_database_terms_only_when_their_revision_moves(tmp_path):
+    directory = write_lists(tmp_path, {"drugs.txt": "大麻\n"})
+    db_terms, revision, loads = [Term("刷单", "fraud", "high")], [1], []
+
+    def loader():
+        loads.append(1)
+        return list(db_terms)
+
+    cache = EngineCache(directory, extra_terms_loader=loader, extra_terms_revision=lambda: revision[0])
+    first = cache.get()
+    for _ in range(5):
+        assert cache.get() is first
+    assert len(loads) == 1                       # one read of the terms, not one per job
+    db_terms.append(Term("套现", "fraud", "high"))
+    revision[0] += 1                             # what terms.py does in the change's transaction
+    second = cache.get()
+    assert second is not first and len(loads) == 2
+    assert spans(second.scan("信用卡套现")) == [("套现", 3, 5)]
+
+
 def test_engine_cache_raises_on_broken_lists_and_recovers(tmp_path):
     directory = write_lists(tmp_path, {"drugs.txt": "大麻\n"})
     cache = EngineCache(directory)

@@ -37,21 +37,32 @@ class Runtime:
     def engines(self) -> EngineCache:
         with self._lock:
             if self._engines is None:
-                self._engines = EngineCache(self.settings["WORDLIST_DIR"], extra_terms_loader=self.db_terms)
+                self._engines = EngineCache(self.settings["WORDLIST_DIR"], extra_terms_loader=self.db_terms,
+                                            extra_terms_revision=self.db_terms_revision)
             return self._engines
 
+
+    def db_terms_revision(self) -> int:
+        """One small read before each job instead of every database term."""
+        from review.terms import revision
+
+        return self._read_terms(revision)
 
     def db_terms(self) -> list:
         """The enabled database terms (issue 3), read in one short-lived session:
         one consistent snapshot, so a scan never sees half a change."""
+        from review.terms import enabled_terms
+
+        return self._read_terms(enabled_terms)
+
+    def _read_terms(self, read):
         from sqlalchemy.exc import SQLAlchemyError
 
         from review.scanning import WordListError
-        from review.terms import enabled_terms
 
         try:
             with self.db.session() as session:
-                return enabled_terms(session)
+                return read(session)
         except SQLAlchemyError as exc:
             raise WordListError(f"database terms unavailable / 数据库词条无法读取: {exc.__class__.__name__}") from None
 

@@ -5,7 +5,7 @@ from review.models.chains import (ChainStep, ChannelWebhook, DecisionRecord, Del
                                    Notification, NotificationAddress)
 from review.models.drafts import Decision, Draft, DraftVersion, Flag, Publication, ScanResult
 from review.models.people import ApiToken, User
-from review.models.terms import WordListTerm
+from review.models.terms import WordListRevision, WordListTerm
 from review.models.registry import FilingEvent
 from review.models import reporting  # noqa: F401  (the report's indexes)
 
@@ -17,4 +17,4 @@ __all__ += [
     "ChainStep", "ChannelWebhook", "DecisionRecord", "Delegation", "Delivery", "Escalation",
     "Notification", "NotificationAddress",
 ]
-__all__ += ["WordListTerm"]
+__all__ += ["WordListRevision", "WordListTerm"]

@@ -22,3 +22,11 @@ class WordListTerm(SQLModel, table=True):
     created_by_id: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = Field(default_factory=now)
     updated_at: datetime = Field(default_factory=now)
+
+
+class WordListRevision(SQLModel, table=True):
+    """One row, bumped in the transaction of every term change: a worker reads
+    this number before each job and reloads the terms only when it moved."""
+
+    id: int = Field(default=1, primary_key=True)
+    revision: int = Field(default=0)

@@ -288,32 +288,43 @@ class EngineCache:
     scanning quietly with stale lists.
     """
 
-    def __init__(self, directory, extra_terms_loader: Callable[[], Iterable[Term]] | None = None):
+    def __init__(self, directory, extra_terms_loader: Callable[[], Iterable[Term]] | None = None,
+                 extra_terms_revision: Callable[[], object] | None = None):
         self.directory = directory
         self._loader = extra_terms_loader
+        # A cheap stamp of the extra terms (the database's term revision): when
+        # given, the terms themselves are read only after it changes, not per job.
+        self._revision = extra_terms_revision
         self._lock = threading.Lock()
-        # (fingerprint, extra terms, engine), replaced as one object so that a
-        # reader never pairs a new engine with an old fingerprint or vice versa.
-        self._state: tuple[tuple, frozenset, ScanEngine] | None = None
+        # (key, engine), replaced as one object so that a reader never pairs a
+        # new engine with an old key or vice versa.
+        self._state: tuple[tuple, ScanEngine] | None = None
+
+    def _extra(self) -> frozenset:
+        return frozenset(self._loader() or ()) if self._loader is not None else frozenset()
 
     def get(self) -> ScanEngine:
         """The current engine, rebuilt first if the files or database terms changed."""
-        # Fingerprint before loading: a change made during the load is seen next time.
+        # Stamp before loading: a change made during the load is seen next time.
         fingerprint = wordlist_fingerprint(self.directory)
-        extra = frozenset(self._loader() or ()) if self._loader is not None else frozenset()
+        if self._revision is not None:
+            key, extra = (fingerprint, self._revision()), None
+        else:
+            extra = self._extra()
+            key = (fingerprint, extra)
         state = self._state
-        if state is not None and state[:2] == (fingerprint, extra):
-            return state[2]
+        if state is not None and state[0] == key:
+            return state[1]
         with self._lock:
             state = self._state
-            if state is not None and state[:2] == (fingerprint, extra):
-                return state[2]  # another thread rebuilt it meanwhile
-            wordlists = load_wordlists(self.directory, extra)
-            if state is not None and wordlists.version == state[2].version:
-                engine = state[2]  # touched but unchanged: keep the engine we have
+            if state is not None and state[0] == key:
+                return state[1]  # another thread rebuilt it meanwhile
+            wordlists = load_wordlists(self.directory, self._extra() if extra is None else extra)
+            if state is not None and wordlists.version == state[1].version:
+                engine = state[1]  # touched but unchanged: keep the engine we have
             else:
                 engine = ScanEngine(wordlists)
-            self._state = (fingerprint, extra, engine)
+            self._state = (key, engine)
             return engine
 
 
