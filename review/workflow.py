@@ -421,22 +421,6 @@ def retract(session: Session, actor: User, draft_id, reason: str) -> Publication
 
 # ---------------------------------------------------------------- scanning
 
-def begin_scan(session: Session, version_id: int) -> DraftVersion | None:
-    """Called by the worker. Returns the version to scan, or None when there
-    is nothing to do (already scanned: running a job twice is harmless)."""
-    version = session.get(DraftVersion, version_id)
-    if version is None:
-        raise NotFound(f"draft version {version_id} does not exist")
-    if session.execute(select(exists().where(ScanResult.version_id == version_id))).scalar():
-        return None
-    draft = session.get(Draft, version.draft_id)
-    if draft.current_version_id == version.id and draft.status == "queued":
-        _transition(session, draft, {"queued"}, "scanning", version_id=version.id)
-        audit.record(session, "scan.started", None, draft_id=draft.id, channel_id=draft.channel_id,
-                     version=version.number)
-    return version
-
-
 def record_scan(session: Session, version_id: int, wordlist_version: str, hits: dict,
                 duration_ms: int = 0) -> ScanResult | None:
     """Store a version's flags (hits by field: {'title': [...], 'body': [...]})
@@ -461,7 +445,7 @@ def record_scan(session: Session, version_id: int, wordlist_version: str, hits: 
         shown = [h for hs in hits.values() for h in hs if h.confidence != "low"]
         audit.record(session, "scan.completed", None, draft_id=draft.id, channel_id=draft.channel_id,
                      version=version.number, wordlist_version=wordlist_version, flags=len(shown),
-                     high=sum(1 for h in shown if h.severity == "high"))
+                     high=sum(1 for h in shown if h.severity == "high"), scan_ms=duration_ms)
         channel = session.get(Channel, draft.channel_id)
         first = chains.state(session, draft, channel).pending
         if first is not None:
@@ -474,11 +458,15 @@ def record_scan(session: Session, version_id: int, wordlist_version: str, hits: 
 
 
 def scan_version(db, version_id: int, engine) -> ScanResult | None:
-    """The whole scan of one version: mark it, scan outside any transaction,
-    store the result. Idempotent: a second run finds the result and stops."""
-    with db.transaction() as session:
-        version = begin_scan(session, version_id)
+    """The whole scan of one version: read it, scan outside any transaction,
+    store the result and hand the draft on in one transaction. Idempotent: a
+    second run finds the result and stops. (No separate "scanning" mark: it
+    would cost a transaction per draft for a state that lasts milliseconds.)"""
+    with db.session() as session:
+        version = session.get(DraftVersion, version_id)
         if version is None:
+            raise NotFound(f"draft version {version_id} does not exist")
+        if session.execute(select(exists().where(ScanResult.version_id == version_id))).scalar():
             return None
         title, text = version.title, version.text
     started = time.perf_counter()

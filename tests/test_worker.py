@@ -111,14 +111,15 @@ def test_worker_killed_mid_job_is_recovered(app, rt, make, run_worker, db):
     proc = subprocess.Popen([sys.executable, "-m", "tests.slow_worker", json.dumps(settings)], cwd=ROOT,
                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        assert _wait(lambda: status(db, draft.id) == "scanning"), "worker never started"
+        job = Job.fetch(job_id(rt, version.id), connection=rt.redis)
+        assert _wait(lambda: job.get_status(refresh=True) == "started"), "worker never started the job"
         for pid in [*_children(proc.pid), proc.pid]:  # the machine dies: the worker and anything it started
             os.kill(pid, signal.SIGKILL)
         proc.wait(timeout=10)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert status(db, draft.id) == "scanning"  # stuck, as a dead worker leaves it
+    assert status(db, draft.id) == "queued" and results(db, version.id) == 0  # stuck, as a dead worker leaves it
     time.sleep(app.config["WORKER_HEARTBEAT_INTERVAL"] + app.config["WORKER_HEARTBEAT_GRACE"] + 0.5)
     run_worker()  # a healthy worker finds the abandoned job and scans it again
     assert status(db, draft.id) == "in_review"

@@ -11,7 +11,7 @@ log = logging.getLogger(__name__)
 
 def scan_version(version_id: int) -> dict:
     rt = runtime.current()
-    engine = rt.engines.get()  # sees a changed word list before each job
+    engine = rt.job_engine or rt.engines.get()  # either way, checked for a changed word list before this job
     result = workflow.scan_version(rt.db, version_id, engine)
     if result is None:
         return {"version_id": version_id, "skipped": "already scanned"}

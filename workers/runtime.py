@@ -19,6 +19,7 @@ class Runtime:
         self.db = Database(settings["DATABASE_URL"])
         self._redis = None
         self._engines = None
+        self.job_engine = None  # the engine ScanWorker fetched for the job it is running
         self._lock = threading.Lock()
 
     @property

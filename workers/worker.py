@@ -55,8 +55,11 @@ class ScanWorker(SimpleWorker):
 
     def execute_job(self, job, queue):
         try:
-            self.runtime.engines.get()  # a changed word list is rebuilt before the job, never during it
+            # A changed word list is rebuilt before the job, never during it; the
+            # job scans with this engine (one revision check per job, not two).
+            self.runtime.job_engine = self.runtime.engines.get()
         except WordListError as exc:
+            self.runtime.job_engine = None
             log.error("word lists cannot be loaded: %s", exc)  # the job itself will fail and retry
         self.prepare_execution(job)
         self._job_done = threading.Event()
@@ -65,6 +68,7 @@ class ScanWorker(SimpleWorker):
         try:
             self.perform_job(job, queue)
         finally:
+            self.runtime.job_engine = None
             self._end_heartbeats()
             beat.join()
         self.set_state(WorkerStatus.IDLE)

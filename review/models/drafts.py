@@ -20,7 +20,9 @@ STATUS_LABELS = {
     "withdrawn": "已撤回",
     "scan_failed": "检测失败",
 }
-# Statuses in which the worker still owes the current version a scan.
+# Statuses in which the worker still owes the current version a scan. ("scanning" is
+# no longer set: a scan is read, done and stored in one step; rows an older version
+# left in it are still picked up.)
 AWAITING_SCAN = ("queued", "scanning")
 
 SEVERITY_LABELS = {"high": "高", "medium": "中", "low": "低"}
