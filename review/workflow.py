@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 
 from sqlalchemy import exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
 from review import audit, chains, deadlines, delegation, notifications, permissions
@@ -100,17 +101,16 @@ def _transition(session: Session, draft: Draft, allowed: set[str] | tuple, new_s
                 *, version_id: int | None = None, **values) -> None:
     """Move the draft to new_status only if it is still in an allowed status
     (and still at version_id); otherwise someone got there first."""
+    values = {"status": new_status, "updated_at": now(), **values}
     stmt = (update(Draft).where(Draft.id == draft.id, Draft.status.in_(list(allowed)))
-            .values(status=new_status, updated_at=now(), **values)
-            .execution_options(synchronize_session=False))
+            .values(**values).execution_options(synchronize_session=False))
     if version_id is not None:
         stmt = stmt.where(Draft.current_version_id == version_id)
     if session.execute(stmt).rowcount != 1:
         session.refresh(draft)
         raise Conflict(f"稿件状态已变为“{STATUS_LABELS.get(draft.status, draft.status)}”，请刷新后再试")
     for key, value in values.items():
-        setattr(draft, key, value)
-    draft.status = new_status
+        set_committed_value(draft, key, value)  # already in the row: no second UPDATE at flush
 
 
 def _require_editor(actor: User):
@@ -427,7 +427,9 @@ def record_scan(session: Session, version_id: int, wordlist_version: str, hits: 
     and hand the draft to its reviewer. Returns None if already stored."""
     if session.execute(select(exists().where(ScanResult.version_id == version_id))).scalar():
         return None
-    version = session.get(DraftVersion, version_id)
+    # Not the version's text again: only what the hand-over needs.
+    version = session.execute(select(DraftVersion.id, DraftVersion.draft_id, DraftVersion.number)
+                              .where(DraftVersion.id == version_id)).one()
     total = sum(len(h) for h in hits.values())
     result = ScanResult(version_id=version_id, wordlist_version=wordlist_version,
                         flag_count=total, duration_ms=duration_ms)
@@ -460,14 +462,12 @@ def record_scan(session: Session, version_id: int, wordlist_version: str, hits: 
 def scan_version(db, version_id: int, engine) -> ScanResult | None:
     """The whole scan of one version: read it, scan outside any transaction,
     store the result and hand the draft on in one transaction. Idempotent: a
-    second run finds the result and stops. (No separate "scanning" mark: it
+    second run finds the result stored and changes nothing. (No separate "scanning" mark: it
     would cost a transaction per draft for a state that lasts milliseconds.)"""
     with db.session() as session:
         version = session.get(DraftVersion, version_id)
         if version is None:
             raise NotFound(f"draft version {version_id} does not exist")
-        if session.execute(select(exists().where(ScanResult.version_id == version_id))).scalar():
-            return None
         title, text = version.title, version.text
     started = time.perf_counter()
     hits = {"title": engine.scan(title, include_low=True), "body": engine.scan(text, include_low=True)}

@@ -206,3 +206,19 @@ def test_running_worker_sees_new_list_file_and_database_terms(app, rt, db, make)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
+
+
+def test_import_size_limits_are_refused_with_a_clear_message_and_save_nothing(app, db, make):
+    web = WebUser.signed_in(app, make.user("reg", "registrar"))
+    too_many = "".join(f"词条{i}\n" for i in range(terms.MAX_IMPORT + 1)).encode()
+    upload = {"category": "fraud", "severity": "high", "file": (io.BytesIO(too_many), "many.txt")}
+    response = web.post("/admin/terms/import", upload, content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert f"一次最多导入 {terms.MAX_IMPORT} 个词条" in response.get_data(as_text=True)
+
+    too_big = ("长" * 60 + "\n").encode() * (app.config["MAX_CONTENT_LENGTH"] // 150)  # over the request limit
+    assert len(too_big) > app.config["MAX_CONTENT_LENGTH"]
+    upload = {"category": "fraud", "severity": "high", "file": (io.BytesIO(too_big), "big.txt")}
+    response = web.post("/admin/terms/import", upload, content_type="multipart/form-data")
+    assert response.status_code == 413 and "提交的内容过大" in response.get_data(as_text=True)
+    assert term_rows(db) == [] and "term.imported" not in actions(db)
