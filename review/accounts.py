@@ -116,11 +116,12 @@ def create_token(session: Session, username: str, name: str = "", actor: User | 
 def user_for_token(session: Session, token: str) -> User | None:
     if not token:
         return None
-    row = session.exec(select(ApiToken).where(ApiToken.token_hash == _token_digest(token))).first()
-    if row is None or row.revoked_at is not None:
+    found = session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+                            .where(ApiToken.token_hash == _token_digest(token))).first()
+    if found is None:
         return None
-    user = session.get(User, row.user_id)
-    if user is None or not user.active:
+    row, user = found
+    if row.revoked_at is not None or not user.active:
         return None
     # Note use at most once a minute: a write on every request would make each API call a transaction.
     at = now()

@@ -440,7 +440,7 @@ def record_scan(session: Session, version_id: int, wordlist_version: str, hits: 
                  start=hit.start, end=hit.end, text=hit.text[:400])
             for field, field_hits in hits.items() for hit in field_hits]
     if rows:
-        session.execute(insert(Flag), rows)  # one executemany: a dense draft has hundreds of flags
+        session.connection().execute(insert(Flag.__table__), rows)  # Core executemany: a dense draft has hundreds of flags
     draft = session.get(Draft, version.draft_id)
     if draft.current_version_id == version.id and draft.status in (*AWAITING_SCAN, "scan_failed"):
         _transition(session, draft, {*AWAITING_SCAN, "scan_failed"}, "in_review", version_id=version.id)
@@ -449,7 +449,8 @@ def record_scan(session: Session, version_id: int, wordlist_version: str, hits: 
                      version=version.number, wordlist_version=wordlist_version, flags=len(shown),
                      high=sum(1 for h in shown if h.severity == "high"), scan_ms=duration_ms)
         channel = session.get(Channel, draft.channel_id)
-        first = chains.state(session, draft, channel).pending
+        # No decision can exist yet: a version is decided only after its scan is stored.
+        first = chains.state(session, draft, channel, decisions={}).pending
         if first is not None:
             label = "紧急稿件" if draft.urgent else "稿件"
             _tell_reviewers(session, draft, channel, first.step,

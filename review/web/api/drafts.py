@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import g, jsonify
 
-from review import permissions, queries, workflow
+from review import channels, permissions, queries, workflow
 from review.errors import Forbidden, ValidationError
 from review.models import Channel
 from review.web.api import bp, json_body, token_required
@@ -38,19 +38,19 @@ def create_draft():
     if not isinstance(urgent, bool):
         raise ValidationError("urgent 必须是 true 或 false", field="urgent")
     session = db_session()
-    draft, version, _ = workflow.submit(session, g.api_user, data.get("channel_id"), data.get("title"),
+    channel = channels.get_channel(session, data.get("channel_id"))  # held here, so submit finds it loaded
+    draft, version, _ = workflow.submit(session, g.api_user, channel.id, data.get("title"),
                                         data.get("body"), data.get("body_format", "text"), urgent)
-    session.commit()
-    delayed = not try_enqueue_scan(runtime(), version.id)
     # Just submitted: no scan yet, so no flags to look up.
     body = {"id": draft.id, "channel_id": draft.channel_id, "title": draft.title, "status": draft.status,
             "urgent": draft.urgent, "version": version.number, "content_sha256": version.content_sha256,
             "wordlist_version": None, "flags": []}
-    if delayed:
-        body["scan_delayed"] = True
-    warnings = session.get(Channel, draft.channel_id).reminder_labels  # e.g. 未备案: warned, not refused
+    warnings = channel.reminder_labels  # e.g. 未备案: warned, not refused
     if warnings:
         body["warnings"] = warnings
+    session.commit()
+    if not try_enqueue_scan(runtime(), version.id):
+        body["scan_delayed"] = True
     return jsonify(body), 201
 
 
