@@ -26,6 +26,8 @@ from workers import runtime as runtime_mod
 
 log = logging.getLogger(__name__)
 
+IDLE_WORKER_TTL = 75  # seconds; RQ waits for a job at most this minus 15 before beating again
+
 
 class JobIdFilter(logging.Filter):
     """Stamp the current job id on every log line of a job."""
@@ -46,6 +48,9 @@ class ScanWorker(SimpleWorker):
         s = runtime.settings
         kwargs.setdefault("job_monitoring_interval", s["WORKER_HEARTBEAT_INTERVAL"])
         kwargs.setdefault("maintenance_interval", s["SWEEP_INTERVAL"])
+        # RQ's default (420 s) leaves an idle worker's heartbeat up to 7 minutes
+        # old in /healthz, and a dead worker listed as long; 75 s beats every 60 s.
+        kwargs.setdefault("worker_ttl", IDLE_WORKER_TTL)
         super().__init__(*args, **kwargs)
 
     def get_heartbeat_ttl(self, job) -> int:
