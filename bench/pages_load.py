@@ -27,10 +27,10 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import select, text  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
 from app import create_app  # noqa: E402
-from bench.common import free_port, percentile, wait_for_port  # noqa: E402
+from bench.common import free_port, fresh_postgres, percentile, wait_for_port  # noqa: E402
 from bench.report_data import generate  # noqa: E402
 from review.models import Channel, Draft  # noqa: E402
 from workers import redis_server  # noqa: E402
@@ -106,12 +106,9 @@ def main():
     args = parser.parse_args()
     instance = Path(tempfile.mkdtemp(prefix="imprimatur-pages-"))
     settings = {"INSTANCE_PATH": str(instance)}
-    if args.database_url:
-        settings["DATABASE_URL"] = args.database_url
+    if args.database_url:  # a database of its own on that server, fresh each run
+        settings["DATABASE_URL"] = fresh_postgres(args.database_url, "imprimatur_pages_bench")
     rt = create_app(settings).extensions["imprimatur"]
-    if rt.db.engine.dialect.name == "postgresql":
-        with rt.db.engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     rt.db.upgrade()
     started = time.perf_counter()
     generate(rt.db, args.drafts, 10, log=lambda line: None)
