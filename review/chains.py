@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, bindparam, delete, exists, func, or_, select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from review import audit, delegation
 from review.errors import Forbidden, ValidationError
-from review.models import ChainStep, Channel, Decision, Draft, User
+from review.models import ChainStep, Channel, Decision, Delegation, Draft, User
 from review.models.chains import STEP_KINDS
 from review.models.people import ROLE_LABELS, ROLES
 from review.timeutil import now
@@ -55,10 +56,15 @@ def chains_by_channel(session: Session, channel_ids=None) -> dict[int, list[Step
     return out
 
 
+_CHAIN_OF = select(ChainStep).where(ChainStep.channel_id == bindparam("channel_id")).order_by(ChainStep.position)
+
+
 def chain_for(session: Session, channel: Channel, chains: dict[int, list[Step]] | None = None) -> list[Step]:
     """The channel's steps; `chains` (from chains_by_channel) spares a query per channel in lists."""
     if chains is None:
-        chains = chains_by_channel(session, [channel.id])
+        steps = [Step(r.position, r.name, r.kind, r.user_id, r.role)
+                 for r in session.execute(_CHAIN_OF, {"channel_id": channel.id}).scalars()]
+        return steps or [Step(1, DEFAULT_STEP_NAME, "leader")]
     return chains.get(channel.id) or [Step(1, DEFAULT_STEP_NAME, "leader")]
 
 
@@ -169,11 +175,13 @@ def state(session: Session, draft: Draft, channel: Channel, *, with_reviewers: b
     return ChainState(steps)
 
 
-def pending_actor(session: Session, user: User, draft: Draft, channel: Channel) -> tuple[StepState, Actor] | None:
-    """The step this user may decide now (the chain's next one), with how they act."""
+def pending_actor(session: Session, user: User, draft: Draft, channel: Channel,
+                  chain: ChainState | None = None) -> tuple[StepState, Actor] | None:
+    """The step this user may decide now (the chain's next one), with how they act.
+    `chain` (the draft's state, if the caller has it) spares loading it again."""
     if draft.status != "in_review":
         return None
-    pending = state(session, draft, channel).pending
+    pending = (chain or state(session, draft, channel)).pending
     if pending is None:
         return None
     actor = actor_for(session, user, pending.step, channel, draft)
@@ -189,29 +197,134 @@ def may_review_channel(session: Session, user: User, channel: Channel) -> bool:
 
 def reviewer_channel_ids(session: Session, user: User) -> set[int]:
     """Channels where this user (or someone they deputise for) is on the chain."""
-    principals = [user] + [p for _, p in delegation.active_for_deputy(session, user, now())]
-    ids: set[int] = set()
-    chains = chains_by_channel(session)
-    for channel in session.execute(select(Channel)).scalars():
-        steps = chain_for(session, channel, chains)
-        if any(is_direct_reviewer(p, s, channel) for p in principals for s in steps):
-            ids.add(channel.id)
-    return ids
+    return set(reviewer_scope(session, user).channels)
+
+
+def decided_steps():
+    """SQL: how many steps have decided the draft's current version (correlated to Draft).
+
+    While a draft is in review its current version has approvals only (a
+    rejection moves the draft out of review in the same transaction), and
+    steps approve in order, so its pending step is at position this + 1 -
+    what ChainState.pending says, computed by the database for many drafts.
+    Served by the (version_id, step) unique index."""
+    return (select(func.count(Decision.id)).where(Decision.version_id == Draft.current_version_id)
+            .correlate(Draft).scalar_subquery())
+
+
+@dataclass
+class ReviewerScope:
+    """What a reviewer may decide, worked out once per request from the chains,
+    the channels and the delegations in force: which step of which channel
+    they decide themselves, and which only as someone's deputy."""
+
+    user: User
+    grants: list  # delegation.active_for_deputy
+    channels: dict[int, "ChannelRef"]  # channels where the user, or a principal of theirs, is on the chain
+    chains: dict[int, list[Step]]  # the chain of each of those channels (the default one included)
+    direct: dict[int, set[int]] = field(default_factory=dict)  # position -> channels (the user's own step)
+    deputised: dict[tuple[int, int], set[int]] = field(default_factory=dict)  # (position, principal) -> channels
+
+    def shape(self) -> tuple:
+        """The form of the SQL that says what this user may decide, without the channel ids:
+        statements are built once per shape (may_decide_sql), the ids go in as parameters."""
+        return tuple(sorted(self.direct)), tuple(sorted(self.deputised))
+
+    def params(self) -> dict:
+        """The channel ids for a statement built by may_decide_sql(self.shape(), ...)."""
+        out = {f"direct_{pos}": sorted(ids) for pos, ids in self.direct.items()}
+        out.update({f"deputy_{pos}_{pid}": sorted(ids) for (pos, pid), ids in self.deputised.items()})
+        return out
+
+    def multi_step_channels(self) -> dict[int, set[int]]:
+        """Chain length -> channels of this scope with chains longer than one step."""
+        out: dict[int, set[int]] = {}
+        for channel_id, steps in self.chains.items():
+            if len(steps) > 1:
+                out.setdefault(len(steps), set()).add(channel_id)
+        return out
+
+    def actor(self, session: Session, step: Step, channel: Channel, draft) -> Actor | None:
+        return actor_for(session, self.user, step, channel, draft, grants=self.grants)
+
+
+@dataclass(frozen=True)
+class ChannelRef:
+    """What deciding who reviews needs of a channel (is_direct_reviewer)."""
+
+    id: int
+    leader_id: int
+    unit: str
+
+
+# Every channel with its defined steps (none: the default chain), in one query.
+_CHANNEL_CHAINS = (select(Channel.id, Channel.leader_id, Channel.unit, ChainStep.position, ChainStep.name,
+                          ChainStep.kind, ChainStep.user_id, ChainStep.role)
+                   .outerjoin(ChainStep, ChainStep.channel_id == Channel.id)
+                   .order_by(Channel.id, ChainStep.position))
+
+
+def may_decide_sql(shape: tuple, position):
+    """SQL: the scope's user may decide step `position` (an SQL expression) of the Draft row -
+    actor_for's rule: directly, or as the deputy of a principal who is not the draft's author
+    (the user's own drafts are for the caller to exclude). `shape` is ReviewerScope.shape();
+    the channel ids are bound from ReviewerScope.params(). None when nothing can match."""
+    direct, deputised = shape
+    terms = [and_(Draft.channel_id.in_(bindparam(f"direct_{pos}", expanding=True)), position == pos)
+             for pos in direct]
+    terms += [and_(Draft.channel_id.in_(bindparam(f"deputy_{pos}_{pid}", expanding=True)), position == pos,
+                   Draft.author_id != pid) for pos, pid in deputised]
+    return or_(*terms) if terms else None
+
+
+def reviewer_scope(session: Session, user: User, at: datetime | None = None) -> ReviewerScope:
+    """Two small queries: the delegations in force, and every channel's chain."""
+    grants = delegation.active_for_deputy(session, user, at or now())
+    principals = [p for _, p in grants if p.id != user.id]
+    channels: dict[int, tuple[ChannelRef, list[Step]]] = {}
+    for r in session.execute(_CHANNEL_CHAINS):
+        ref, steps = channels.setdefault(r.id, (ChannelRef(r.id, r.leader_id, r.unit or ""), []))
+        if r.position is not None:
+            steps.append(Step(r.position, r.name, r.kind, r.user_id, r.role))
+    scope = ReviewerScope(user, grants, {}, {})
+    for channel, steps in channels.values():
+        steps = steps or [Step(1, DEFAULT_STEP_NAME, "leader")]
+        on_chain = False
+        for step in steps:
+            if is_direct_reviewer(user, step, channel):
+                scope.direct.setdefault(step.position, set()).add(channel.id)
+                on_chain = True
+                continue
+            for p in principals:
+                if is_direct_reviewer(p, step, channel):
+                    scope.deputised.setdefault((step.position, p.id), set()).add(channel.id)
+                    on_chain = True
+        if on_chain:
+            scope.chains[channel.id] = steps
+            scope.channels[channel.id] = channel
+    return scope
+
+
+_ACTIVE_PRINCIPAL = aliased(User)
+# Named in a chain, holding a role a chain asks of the user's unit, or standing in for someone today.
+_REVIEWS_ANYWHERE = select(or_(
+    exists().where(ChainStep.kind == "user", ChainStep.user_id == bindparam("user_id")),
+    exists().where(ChainStep.kind == "role", ChainStep.role.in_(bindparam("roles", expanding=True)),
+                   Channel.id == ChainStep.channel_id, Channel.unit == bindparam("unit")),
+    exists().where(Delegation.deputy_id == bindparam("user_id"), Delegation.revoked_at.is_(None),
+                   Delegation.starts_on <= bindparam("day"), Delegation.ends_on >= bindparam("day"),
+                   _ACTIVE_PRINCIPAL.id == Delegation.principal_id, _ACTIVE_PRINCIPAL.active.is_(True)),
+))
 
 
 def is_reviewer_anywhere(session: Session, user: User) -> bool:
-    """Cheap check for the navigation: could this user have anything to review?"""
+    """Cheap check for the navigation: could this user have anything to review? (One query.)"""
     if user.has_role("leader"):
         return True
-    if session.execute(select(ChainStep.id).where(ChainStep.kind == "user", ChainStep.user_id == user.id)
-                       .limit(1)).first():
-        return True
-    if user.unit and session.execute(
-            select(ChainStep.id).join(Channel, Channel.id == ChainStep.channel_id)
-            .where(ChainStep.kind == "role", ChainStep.role.in_(sorted(user.role_set)), Channel.unit == user.unit)
-            .limit(1)).first():
-        return True
-    return bool(delegation.active_for_deputy(session, user, now()))
+    return bool(session.execute(_REVIEWS_ANYWHERE, {
+        "user_id": user.id, "roles": sorted(user.role_set),
+        "unit": user.unit or None,  # no unit: no role step names this user (NULL matches nothing)
+        "day": delegation.today_local()}).scalar())
 
 
 # ---------------------------------------------------------------- editing

@@ -3,142 +3,278 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from datetime import date, datetime
+from functools import lru_cache
+
+from sqlalchemy import and_, bindparam, case, func, not_, or_, select
 from sqlmodel import Session
 
-from review import chains, delegation, diff, highlight
+from review import chains, diff, highlight
 from review.models import (Channel, Decision, DecisionRecord, Draft, DraftVersion, Flag, Publication, ScanResult,
                            User)
+from review.models.channels import FILING_LABELS, local_today
+from review.models.drafts import STATUS_LABELS
 from review.timeutil import now
 
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+
+
+_USERS = select(User).where(User.id.in_(bindparam("ids", expanding=True)))
 
 
 def users_by_id(session: Session, ids) -> dict[int, User]:
     ids = {i for i in ids if i}
     if not ids:
         return {}
-    return {u.id: u for u in session.execute(select(User).where(User.id.in_(ids))).scalars()}
+    return {u.id: u for u in session.execute(_USERS, {"ids": sorted(ids)}).scalars()}
+
+
+@dataclass(slots=True)
+class DraftSummary:
+    """The columns of a draft a list shows (not its body): lists build these
+    from plain rows rather than loading whole Draft entities."""
+
+    id: int
+    channel_id: int
+    author_id: int
+    title: str
+    status: str
+    urgent: bool
+    deadline_at: datetime | None
+    updated_at: datetime
+    submitted_at: datetime | None
+    current_version_id: int | None
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+
+SUMMARY_COLUMNS = (Draft.id, Draft.channel_id, Draft.author_id, Draft.title, Draft.status, Draft.urgent,
+                   Draft.deadline_at, Draft.updated_at, Draft.submitted_at, Draft.current_version_id)
+
+
+@dataclass(slots=True)
+class ChannelSummary:
+    """What a list shows of a channel, and what deciding who reviews needs of it."""
+
+    id: int
+    name: str
+    leader_id: int
+    unit: str
+    filing_status: str
+    filing_date: date | None
+    last_annual_check: date | None
+    refiling_due: date | None
+
+    @property
+    def filing_label(self) -> str:
+        return FILING_LABELS.get(self.filing_status, self.filing_status)
+
+    reminders = Channel.reminders  # the registry's own rule, over these columns
+
+
+CHANNEL_COLUMNS = (Channel.id, Channel.name, Channel.leader_id, Channel.unit, Channel.filing_status,
+                   Channel.filing_date, Channel.last_annual_check, Channel.refiling_due)
+
+
+@dataclass(slots=True)
+class Person:
+    id: int
+    display_name: str
 
 
 @dataclass
 class DraftRow:
-    draft: Draft
-    channel: Channel
-    author: User
+    draft: DraftSummary
+    channel: ChannelSummary
+    author: Person
     version_number: int | None = None
     step_name: str = ""  # in a reviewer's queue: the step waiting for them
     step_of: str = ""  # "第2步/共3步"
     acting_for: str = ""  # a deputy's queue: whom they stand in for
-
-    @property
-    def overdue(self) -> bool:
-        return is_overdue(self.draft)
+    reminders: list[str] = field(default_factory=list)  # the channel's filing reminders
+    overdue: bool = False  # is_overdue, worked out once when the row is made
 
 
 OPEN_FOR_REVIEW = ("queued", "scanning", "in_review")
 
 
-def is_overdue(draft: Draft) -> bool:
+def is_overdue(draft, at: datetime | None = None) -> bool:
     """Past its deadline and still not decided."""
     if not draft.deadline_at or draft.status not in OPEN_FOR_REVIEW:
         return False
-    deadline = draft.deadline_at if draft.deadline_at.tzinfo else draft.deadline_at.replace(tzinfo=now().tzinfo)
-    return deadline < now()
+    at = at or now()
+    deadline = draft.deadline_at if draft.deadline_at.tzinfo else draft.deadline_at.replace(tzinfo=at.tzinfo)
+    return deadline < at
 
 
 PAGE_SIZE = 50
+_D, _C = len(SUMMARY_COLUMNS), len(SUMMARY_COLUMNS) + len(CHANNEL_COLUMNS)
+
+
+def _rows(session: Session, stmt, params: dict | None = None) -> list[tuple[DraftRow, tuple]]:
+    """Run a _summary_select and make DraftRows (plain rows, no entities), each channel's
+    reminders worked out once. Returns (row, extra columns) pairs."""
+    today, at = local_today(), now()
+    channels: dict[int, tuple[ChannelSummary, list[str]]] = {}
+    authors: dict[int, Person] = {}
+    out = []
+    for r in session.execute(stmt, params):
+        draft = DraftSummary(*r[:_D])
+        if draft.channel_id not in channels:
+            channel = ChannelSummary(*r[_D:_C])
+            channels[draft.channel_id] = (channel, channel.reminders(today))
+        channel, reminders = channels[draft.channel_id]
+        author = authors.get(draft.author_id) or authors.setdefault(draft.author_id, Person(draft.author_id, r[_C]))
+        out.append((DraftRow(draft, channel, author, r[_C + 1], reminders=reminders,
+                             overdue=is_overdue(draft, at)), tuple(r[_C + 2:])))
+    return out
+
+
+def _summary_select(*extra):
+    """SUMMARY_COLUMNS, CHANNEL_COLUMNS, the author's name, the current version's number, *extra."""
+    return (select(*SUMMARY_COLUMNS, *CHANNEL_COLUMNS, User.display_name, DraftVersion.number, *extra)
+            .join(Channel, Channel.id == Draft.channel_id).join(User, User.id == Draft.author_id)
+            .outerjoin(DraftVersion, DraftVersion.id == Draft.current_version_id))
 
 
 def draft_rows(session: Session, *where, order_by, limit: int, offset: int = 0) -> list[DraftRow]:
-    stmt = (select(Draft, Channel, User, DraftVersion.number)
-            .join(Channel, Channel.id == Draft.channel_id)
-            .join(User, User.id == Draft.author_id)
-            .outerjoin(DraftVersion, DraftVersion.id == Draft.current_version_id)
-            .where(*where).order_by(*order_by, Draft.id.desc()).limit(limit).offset(offset))
-    return [DraftRow(d, c, u, n) for d, c, u, n in session.execute(stmt)]
+    stmt = _summary_select().where(*where).order_by(*order_by, Draft.id.desc()).limit(limit).offset(offset)
+    return [row for row, _ in _rows(session, stmt)]
+
+
+# The editor's list, newest first (ix_draft_author_updated, ix_draft_author_status_updated); built once.
+_MINE = (_summary_select().where(Draft.author_id == bindparam("author_id"))
+         .order_by(Draft.updated_at.desc(), Draft.id.desc()).limit(bindparam("limit")).offset(bindparam("offset")))
+_MINE_BY_STATUS = _MINE.where(Draft.status == bindparam("status"))
 
 
 def editor_drafts(session: Session, user: User, status: str | None = None, limit: int = PAGE_SIZE,
                   page: int = 1) -> list[DraftRow]:
-    where = [Draft.author_id == user.id]
+    params = {"author_id": user.id, "limit": limit, "offset": (max(page, 1) - 1) * limit}
     if status:
-        where.append(Draft.status == status)
-    return draft_rows(session, *where, order_by=[Draft.updated_at.desc()], limit=limit,
-                      offset=(max(page, 1) - 1) * limit)
+        params["status"] = status
+    return [row for row, _ in _rows(session, _MINE_BY_STATUS if status else _MINE, params=params)]
 
 
-def review_queue(session: Session, reviewer: User, limit: int = PAGE_SIZE) -> list[DraftRow]:
-    """Drafts whose pending chain step this user may decide (directly or as a
-    deputy): overdue first, then urgent, then oldest."""
-    channel_ids = chains.reviewer_channel_ids(session, reviewer)
-    if not channel_ids:
-        return []
-    candidates = draft_rows(session, Draft.status == "in_review", Draft.channel_id.in_(channel_ids),
-                            Draft.author_id != reviewer.id,
-                            order_by=[Draft.urgent.desc(), Draft.submitted_at.asc()], limit=limit * 4)
-    # One query each for the chains, decisions and delegations of all candidates, not one per draft.
-    steps = chains.chains_by_channel(session, channel_ids)
-    decided = chains.decisions_by_version(session, [r.draft.current_version_id for r in candidates])
-    grants = delegation.active_for_deputy(session, reviewer, now())
-    rows = []
-    for row in candidates:
-        state = chains.state(session, row.draft, row.channel, chains=steps,
-                             decisions=decided.get(row.draft.current_version_id, {}))
-        pending = state.pending
-        actor = (chains.actor_for(session, reviewer, pending.step, row.channel, row.draft, grants=grants)
-                 if pending else None)
-        if actor is None:
-            continue
-        row.step_name = pending.step.name
-        row.step_of = f"第{pending.step.position}步/共{len(state.steps)}步"
-        row.acting_for = actor.principal.display_name if actor.principal else ""
-        rows.append(row)
-    rows.sort(key=lambda r: (not r.overdue, not r.draft.urgent))  # stable: oldest first within each
-    return rows[:limit]
+def _chain_statement(where, keys):
+    """Drafts in review matching `where`, ordered by `keys` ((expression, descending), ...), with
+    the position of the step each waits for. Two steps in one statement: rank the drafts by what
+    ix_draft_review_queue holds (no table row read), then read the :limit first ones only."""
+    def order(cols):
+        return [c.desc() if descending else c.asc() for c, (_, descending) in zip(cols, keys)]
+
+    exprs = [e for e, _ in keys]
+    ranked = (select(Draft.id, *(e.label(f"k{i}") for i, e in enumerate(exprs)))
+              .where(Draft.status == "in_review", Draft.author_id != bindparam("user_id"), *where)
+              .order_by(*order(exprs), Draft.id.desc()).limit(bindparam("limit")).subquery())
+    return (_summary_select(chains.decided_steps() + 1).join(ranked, ranked.c.id == Draft.id)
+            .order_by(*order([ranked.c[f"k{i}"] for i in range(len(keys))]), ranked.c.id.desc()))
 
 
-def waiting_on_others(session: Session, reviewer: User, limit: int = 50) -> list[DraftRow]:
-    """Drafts in this reviewer's channels that are at an earlier step of the chain (for a glance)."""
-    channel_ids = chains.reviewer_channel_ids(session, reviewer)
-    if not channel_ids:
-        return []
+# Statements are built once per shape of a reviewer's scope (positions and principals, not channel ids).
+@lru_cache(maxsize=256)
+def _queue_statement(shape: tuple):
+    mine = chains.may_decide_sql(shape, chains.decided_steps() + 1)
+    if mine is None:
+        return None
+    at = bindparam("now", type_=Draft.__table__.c.deadline_at.type)
+    overdue_first = case((and_(Draft.deadline_at.is_not(None), Draft.deadline_at < at), 0), else_=1)
+    return _chain_statement([mine], [(overdue_first, False), (Draft.urgent, True), (Draft.submitted_at, False)])
+
+
+@lru_cache(maxsize=256)
+def _waiting_statement(shape: tuple, lengths: tuple[int, ...]):
+    decided = chains.decided_steps()
+    open_step = or_(*(and_(Draft.channel_id.in_(bindparam(f"length_{n}", expanding=True)), decided < n)
+                      for n in lengths))
+    mine = chains.may_decide_sql(shape, decided + 1)
+    return _chain_statement([open_step, *([not_(mine)] if mine is not None else [])], [(Draft.submitted_at, False)])
+
+
+def _chain_rows(session: Session, scope: chains.ReviewerScope, stmt, params: dict):
     out = []
-    candidates = draft_rows(session, Draft.status == "in_review", Draft.channel_id.in_(channel_ids),
-                            Draft.author_id != reviewer.id, order_by=[Draft.submitted_at.asc()], limit=limit)
-    steps = chains.chains_by_channel(session, channel_ids)
-    decided = chains.decisions_by_version(session, [r.draft.current_version_id for r in candidates])
-    grants = delegation.active_for_deputy(session, reviewer, now())
-    for row in candidates:
-        state = chains.state(session, row.draft, row.channel, chains=steps,
-                             decisions=decided.get(row.draft.current_version_id, {}))
-        pending = state.pending
-        if pending is None or len(state.steps) == 1:
-            continue
-        if chains.actor_for(session, reviewer, pending.step, row.channel, row.draft, grants=grants):
-            continue
-        row.step_name = pending.step.name
-        row.step_of = f"第{pending.step.position}步/共{len(state.steps)}步"
-        out.append(row)
+    for row, (pos,) in _rows(session, stmt, params={"user_id": scope.user.id, **scope.params(), **params}):
+        steps = scope.chains[row.draft.channel_id]
+        step = steps[pos - 1]
+        row.step_name = step.name
+        row.step_of = f"第{step.position}步/共{len(steps)}步"
+        out.append((row, step))
     return out
 
 
+def review_queue(session: Session, reviewer: User, limit: int = PAGE_SIZE,
+                 scope: chains.ReviewerScope | None = None) -> list[DraftRow]:
+    """Drafts whose pending chain step this user may decide (directly or as a
+    deputy): overdue first, then urgent, then oldest. One query: the database
+    works out each draft's pending step (chains.decided_steps) and matches it
+    against the steps this reviewer may decide (chains.ReviewerScope)."""
+    scope = scope or chains.reviewer_scope(session, reviewer)
+    stmt = _queue_statement(scope.shape())
+    if stmt is None:
+        return []
+    rows = []
+    for row, step in _chain_rows(session, scope, stmt, {"now": now(), "limit": limit}):
+        actor = scope.actor(session, step, row.channel, row.draft)
+        if actor is None:  # the SQL and actor_for disagree: actor_for decides
+            continue
+        row.acting_for = actor.principal.display_name if actor.principal else ""
+        rows.append(row)
+    return rows
+
+
+def waiting_on_others(session: Session, reviewer: User, limit: int = 50,
+                      scope: chains.ReviewerScope | None = None) -> list[DraftRow]:
+    """Drafts in this reviewer's channels with multi-step chains, at a step someone else decides
+    (for a glance), oldest first."""
+    scope = scope or chains.reviewer_scope(session, reviewer)
+    by_length = scope.multi_step_channels()
+    if not by_length:
+        return []
+    stmt = _waiting_statement(scope.shape(), tuple(sorted(by_length)))
+    params = {f"length_{n}": sorted(ids) for n, ids in by_length.items()}
+    return [row for row, _ in _chain_rows(session, scope, stmt, {**params, "limit": limit})]
+
+
+_PENDING_SCANS = (select(func.count(Draft.id)).join(Channel, Channel.id == Draft.channel_id)
+                  .where(Draft.status.in_(("queued", "scanning")), Channel.leader_id == bindparam("leader_id")))
+
+
 def pending_scan_count(session: Session, leader: User) -> int:
-    return session.execute(
-        select(func.count(Draft.id)).join(Channel, Channel.id == Draft.channel_id)
-        .where(Draft.status.in_(("queued", "scanning")), Channel.leader_id == leader.id)
-    ).scalar_one()
+    return session.execute(_PENDING_SCANS, {"leader_id": leader.id}).scalar_one()
 
 
-def recent_decisions(session: Session, leader: User, limit: int = 20) -> list[tuple[Decision, Draft]]:
-    stmt = (select(Decision, Draft).join(Draft, Draft.id == Decision.draft_id)
-            .where(Decision.decided_by_id == leader.id).order_by(Decision.decided_at.desc()).limit(limit))
-    return list(session.execute(stmt))
+_RECENT_DECISIONS = (select(Decision.decided_at, Decision.decision, Decision.version_number, Draft.id, Draft.title)
+                     .join(Draft, Draft.id == Decision.draft_id).where(Decision.decided_by_id == bindparam("user_id"))
+                     .order_by(Decision.decided_at.desc(), Decision.id.desc()).limit(bindparam("limit")))
+
+
+@dataclass(slots=True)
+class DecisionLine:
+    decided_at: datetime
+    decision: str
+    version_number: int
+
+
+@dataclass(slots=True)
+class DraftTitle:
+    id: int
+    title: str
+
+
+def recent_decisions(session: Session, leader: User, limit: int = 20) -> list[tuple[DecisionLine, DraftTitle]]:
+    """The user's latest decisions with their drafts' titles (ix_decision_decider)."""
+    return [(DecisionLine(at, decision, number), DraftTitle(draft_id, title))
+            for at, decision, number, draft_id, title
+            in session.execute(_RECENT_DECISIONS, {"user_id": leader.id, "limit": limit})]
+
+
+_FLAGS = select(Flag).where(Flag.version_id == bindparam("version_id")).order_by(Flag.field, Flag.start, Flag.end)
 
 
 def flags_for(session: Session, version_id: int) -> list[Flag]:
-    return list(session.execute(select(Flag).where(Flag.version_id == version_id)
-                                .order_by(Flag.field, Flag.start, Flag.end)).scalars())
+    return list(session.execute(_FLAGS, {"version_id": version_id}).scalars())
 
 
 @dataclass
@@ -224,21 +360,34 @@ class DraftView:
         return is_overdue(self.draft)
 
 
+# Built once, run with parameters: the draft page runs them on every view, and building a
+# select costs about as much as running one of these.
+_VERSIONS_AND_SCANS = (select(DraftVersion, ScanResult).outerjoin(ScanResult, ScanResult.version_id == DraftVersion.id)
+                       .where(DraftVersion.draft_id == bindparam("draft_id")).order_by(DraftVersion.number.desc()))
+_DECISIONS_AND_RECORDS = (select(Decision, DecisionRecord)
+                          .outerjoin(DecisionRecord, DecisionRecord.decision_id == Decision.id)
+                          .where(Decision.draft_id == bindparam("draft_id"))
+                          .order_by(Decision.decided_at.desc(), Decision.id.desc()))
+_PUBLICATION = select(Publication).where(Publication.draft_id == bindparam("draft_id"))
+
+
 def draft_view(session: Session, draft: Draft, show_low: bool = False) -> DraftView:
     channel = session.get(Channel, draft.channel_id)
-    versions = list(session.execute(select(DraftVersion).where(DraftVersion.draft_id == draft.id)
-                                    .order_by(DraftVersion.number.desc())).scalars())
+    versions, scans = [], {}
+    for v, scan in session.execute(_VERSIONS_AND_SCANS, {"draft_id": draft.id}):
+        versions.append(v)
+        scans[v.id] = scan
     version = next((v for v in versions if v.id == draft.current_version_id), None)
-    scan = flags = None
-    if version:
-        scan = session.execute(select(ScanResult).where(ScanResult.version_id == version.id)).scalars().first()
-        flags = flags_for(session, version.id)
-    decisions = list(session.execute(select(Decision).where(Decision.draft_id == draft.id)
-                                     .order_by(Decision.decided_at.desc())).scalars())
-    publication = session.execute(select(Publication).where(Publication.draft_id == draft.id)).scalars().first()
-    records = {r.decision_id: r for r in session.execute(select(DecisionRecord).where(
-        DecisionRecord.decision_id.in_([d.id for d in decisions]))).scalars()} if decisions else {}
-    chain = chains.state(session, draft, channel, with_reviewers=True)
+    scan = scans.get(version.id) if version else None
+    flags = flags_for(session, version.id) if version else None
+    decisions, records = [], {}
+    for d, record in session.execute(_DECISIONS_AND_RECORDS, {"draft_id": draft.id}):
+        decisions.append(d)
+        if record is not None:
+            records[d.id] = record
+    publication = session.execute(_PUBLICATION, {"draft_id": draft.id}).scalars().first()
+    current = {d.step: d for d in decisions if d.version_id == draft.current_version_id}
+    chain = chains.state(session, draft, channel, with_reviewers=True, decisions=current)
     people = users_by_id(session, [draft.author_id, channel.leader_id, *(d.decided_by_id for d in decisions),
                                    *(r.on_behalf_of_id for r in records.values()),
                                    *(s.step.user_id for s in chain.steps),

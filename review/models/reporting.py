@@ -1,4 +1,5 @@
-"""Indexes the quarterly report's aggregate queries range over (review/reports.py).
+"""Indexes the quarterly report's aggregate queries range over (review/reports.py),
+and those of the busiest lists (review/queries.py).
 
 They belong to tables defined elsewhere; declaring them here keeps the
 report's needs in one place and in the metadata Alembic compares against."""
@@ -22,4 +23,12 @@ REPORT_INDEXES = (
     # The editor's dashboard: own drafts by status (index only) and the newest few.
     Index("ix_draft_author_status", Draft.author_id, Draft.status),
     Index("ix_draft_author_updated", Draft.author_id, Draft.updated_at),
+    # The editor's list filtered by status, newest first.
+    Index("ix_draft_author_status_updated", Draft.author_id, Draft.status, Draft.updated_at),
+    # A reviewer's queue: the drafts in review of their channels, ranked from the index alone
+    # (queries._chain_rows), the pending step counted from the decision index.
+    Index("ix_draft_review_queue", Draft.status, Draft.channel_id, Draft.urgent, Draft.submitted_at,
+          Draft.deadline_at, Draft.author_id, Draft.current_version_id),
+    # "My recent decisions" under the queue.
+    Index("ix_decision_decider", Decision.decided_by_id, Decision.decided_at),
 )

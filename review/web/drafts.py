@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from review import channels as channel_registry
-from review import permissions, queries, timeutil, workflow
+from review import chains, permissions, queries, timeutil, workflow
 from review.errors import DomainError, ValidationError
 from review.models import Channel, Draft
 from review.web.context import db_session, runtime
@@ -25,8 +25,14 @@ def load_viewable(draft_id: int) -> Draft:
 
 
 def render_draft(draft: Draft, *, status: int = 200, error: DomainError | None = None, template="draft.html"):
-    view = queries.draft_view(db_session(), draft, show_low=request.args.get("low") == "1")
-    return render_template(template, v=view, p=permissions, user=current_user, error=error,
+    session = db_session()
+    user = current_user._get_current_object()
+    view = queries.draft_view(session, draft, show_low=request.args.get("low") == "1")
+    # The step this user may decide now, from the chain state the view already holds
+    # (what permissions.decide_as says, without loading the chain again).
+    turn = (None if permissions.is_author(user, draft)
+            else chains.pending_actor(session, user, draft, view.channel, chain=view.chain))
+    return render_template(template, v=view, p=permissions, user=user, error=error, turn=turn,
                            form=request.form), status
 
 

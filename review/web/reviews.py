@@ -17,13 +17,14 @@ bp = Blueprint("reviews", __name__)
 @login_required
 def queue():
     session = db_session()
-    if not chains.is_reviewer_anywhere(session, current_user):
+    user = current_user._get_current_object()  # not the proxy: the queue checks the user per draft
+    scope = chains.reviewer_scope(session, user)  # once for the queue and the glance below it
+    if not scope.channels and not chains.is_reviewer_anywhere(session, user):
         abort(403)
-    rows = queries.review_queue(session, current_user)
-    return render_template("review_queue.html", rows=rows,
-                           waiting=queries.waiting_on_others(session, current_user),
-                           scanning=queries.pending_scan_count(session, current_user),
-                           recent=queries.recent_decisions(session, current_user, limit=10))
+    return render_template("review_queue.html", rows=queries.review_queue(session, user, scope=scope),
+                           waiting=queries.waiting_on_others(session, user, scope=scope),
+                           scanning=queries.pending_scan_count(session, user),
+                           recent=queries.recent_decisions(session, user, limit=10))
 
 
 @bp.post("/drafts/<int:draft_id>/decision")
@@ -38,7 +39,7 @@ def decide(draft_id: int):
         workflow.decide(session, current_user, draft.id, decision, f.get("comment", ""),
                         version=f.get("version"), acknowledged=f.getlist("ack"))
         session.commit()
-        following = queries.review_queue(session, current_user, limit=1)
+        following = queries.review_queue(session, current_user._get_current_object(), limit=1)
         target = (url_for("drafts.show", draft_id=following[0].draft.id, _anchor="decide") if following
                   else url_for("reviews.queue"))
         return redirect(target)
