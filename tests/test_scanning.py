@@ -254,6 +254,105 @@ def test_engines_do_not_share_added_words(tmp_path, design_engine):
     assert design_engine.scan("这下大麻烦了", include_low=True)[0].confidence == "low"
 
 
+# --- confidence is jieba's verdict, worked out around each match ------------
+#
+# The engine does not run jieba over the text: it finds the cut points around
+# a match and computes jieba's route (and HMM) between them. These tests hold
+# it to jieba's own tokenizer over the whole text.
+
+PROSE = (
+    "新年前夕，市政府召开工作会议，研究部署明年的经济工作。会议指出，要坚持稳中求进，"
+    "扩大国内需求，促进消费和投资协调发展。与会代表认为，中小企业是吸纳就业的主渠道，"
+    "应当减轻企业负担，改善融资环境。会后，记者在郭家和闫家两个村子采访，村民们说条件"
+    "比现在差多了的日子已经过去，我祝大家新年快乐。网络赌博和信用卡套现等违法行为必须"
+    "依法打击，公安机关表示将加大执法力度，这是非常重要的。"
+)
+ONE_CHARACTER_TERMS = ["家", "祝", "多", "的"]
+
+
+@pytest.fixture(scope="module")
+def prose_engine(tmp_path_factory):
+    """Every dictionary word of 2-4 characters found in PROSE is a term: matches overlap densely."""
+    from review.scanning.engine import _base
+
+    freq = _base().FREQ
+    words = sorted({PROSE[i:i + n] for n in (2, 3, 4) for i in range(len(PROSE) - n + 1)
+                    if freq.get(PROSE[i:i + n])})
+    directory = write_lists(tmp_path_factory.mktemp("prose"), {
+        "words.txt": "\n".join(words + ONE_CHARACTER_TERMS) + "\n"})
+    engine = ScanEngine(load_wordlists(directory))
+    return engine, words
+
+
+@pytest.fixture(scope="module")
+def jieba_reference(prose_engine):
+    """jieba's own tokenizer with the engine's dictionary (base words + terms, same frequencies)."""
+    from review.scanning import normalize
+    from review.scanning.engine import _private_tokenizer
+
+    engine, _ = prose_engine
+    tokenizer = _private_tokenizer(list(engine._terms))
+
+    def verdicts(text):
+        tok = normalize.token_text(text)
+        bounds = {0} | {end for _, _, end in tokenizer.tokenize(tok)}
+        out = {}
+        for hit in engine.scan(text, include_low=True):
+            if tok[hit.start:hit.end] != hit.term:
+                continue  # disguised (noise inside): judged on its clause without the noise
+            inside = any(q in bounds for q in range(hit.start + 1, hit.end))
+            out[hit.start, hit.end, hit.term] = (
+                hit.confidence,
+                "low" if inside else "high" if {hit.start, hit.end} <= bounds else "medium")
+        return out
+
+    return verdicts
+
+
+def test_confidence_of_every_match_in_prose_is_jiebas(jieba_reference):
+    verdicts = jieba_reference(PROSE)
+    assert len(verdicts) > 80
+    assert {mine for mine, _ in verdicts.values()} == {"high", "medium", "low"}
+    assert {k: v for k, v in verdicts.items() if v[0] != v[1]} == {}
+
+
+@pytest.mark.parametrize("text, term, start, confidence", [
+    ("我祝大家新年快乐", "祝", 1, "medium"),     # route 我/祝/大家: the HMM joins 我祝
+    ("在郭家和闫家", "家", 2, "medium"),         # 郭/家 -> 郭家
+    ("条件比现在差多了", "多", 6, "medium"),     # 差/多 -> 差多
+    ("祝", "祝", 0, "high"),
+])
+def test_one_character_terms_follow_jiebas_hmm(prose_engine, jieba_reference, text, term, start, confidence):
+    engine, _ = prose_engine
+    hits = {(h.term, h.start): h.confidence for h in engine.scan(text, include_low=True)}
+    assert hits[term, start] == confidence
+    mine, jiebas = jieba_reference(text)[start, start + len(term), term]
+    assert mine == jiebas == confidence
+
+
+PROSE_PIECES = st.one_of(
+    st.tuples(st.integers(0, len(PROSE) - 1), st.integers(1, 30)).map(lambda p: PROSE[p[0]:p[0] + p[1]]),
+    st.sampled_from(ONE_CHARACTER_TERMS + list("，。 a1郭闫奏催")),
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pieces=st.lists(PROSE_PIECES, min_size=1, max_size=10), words=st.lists(st.integers(0, 10_000), max_size=4))
+def test_property_confidence_equals_jiebas_over_the_whole_text(prose_engine, jieba_reference, pieces, words):
+    """Shuffled pieces of real prose and its dictionary words: every match's
+    confidence is the one jieba's tokenization of the whole text gives."""
+    _, vocabulary = prose_engine
+    text = "".join(pieces) + "".join(vocabulary[i % len(vocabulary)] for i in words)
+    for key, (mine, jiebas) in jieba_reference(text).items():
+        assert mine == jiebas, (text, key)
+
+
+def test_confidence_is_the_same_on_a_second_scan(prose_engine):
+    engine, _ = prose_engine
+    first = engine.scan(PROSE + PROSE, include_low=True)
+    assert engine.scan(PROSE + PROSE, include_low=True) == first
+
+
 # --- allow-list ------------------------------------------------------------
 
 def test_allow_list_suppresses_only_inside_its_occurrence(tmp_path):

@@ -15,29 +15,33 @@ import bisect
 import logging
 import re
 import threading
-from dataclasses import asdict, dataclass
-from typing import Callable, Iterable, Iterator
+from operator import attrgetter
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 import ahocorasick
 import jieba
 
 from review.scanning import detectors, normalize
+from review.scanning.confidence import Judge, base_bitmap, trigram_bitmap
 from review.scanning.wordlists import (
     Term, WordLists, fold_key, load_wordlists, wordlist_fingerprint,
 )
 
 PII_CATEGORY = "pii"
 
-# The tokenizer only sees the clause around a match: up to this many
-# characters on each side, cut earlier at clause punctuation.
+# A disguised match is judged on the clause around it with the noise taken
+# out: up to this many characters on each side, cut earlier at clause punctuation.
 WINDOW_MARGIN = 10
 _FULL_WIDTH = re.compile("[\uff01-\uff5e]")
 _CLAUSE_BREAKS = frozenset("。！？!?；;，,、：:\n\r\t…")
 
 
-@dataclass(frozen=True)
-class Hit:
-    """One finding; ``start``/``end`` are character offsets into the original text."""
+class Hit(NamedTuple):
+    """One finding; ``start``/``end`` are character offsets into the original text.
+
+    Immutable (a named tuple: a scan dense with matches makes 100,000 of
+    them, and a frozen dataclass costs several times as much to build).
+    """
 
     term: str
     category: str
@@ -50,10 +54,13 @@ class Hit:
 
     def as_dict(self) -> dict:
         """The JSON shape of the scan contract (DESIGN.md)."""
-        return asdict(self)
+        return self._asdict()
 
 
 # --- matching ---------------------------------------------------------------
+
+_HIT_ORDER = attrgetter("start", "end", "term", "category", "rule")
+
 
 class _Matcher:
     """Every occurrence of every folded key, overlapping ones included.
@@ -115,6 +122,16 @@ def _base() -> jieba.Tokenizer:
         return _base_tokenizer
 
 
+def preload() -> None:
+    """Load now what every engine in this process shares (about a second, once).
+
+    jieba's dictionary, the trigram index of it (confidence.base_bitmap) and
+    the folding tables; otherwise the first engine built loads them.
+    """
+    base_bitmap(_base())
+    normalize.warm_up()
+
+
 def _private_tokenizer(terms: Iterable[str]) -> jieba.Tokenizer:
     """A tokenizer with its own copy of the base dictionary plus *terms*.
 
@@ -136,22 +153,6 @@ def _private_tokenizer(terms: Iterable[str]) -> jieba.Tokenizer:
     return tokenizer
 
 
-def _confidence(starts: list[int], ends: list[int], start: int, end: int) -> str:
-    """high: whole tokens; medium: inside one longer token; low: cuts token boundaries.
-
-    *starts*/*ends* are the offsets of contiguous tokens covering the span.
-    """
-    i = bisect.bisect_right(starts, start) - 1          # the token holding `start`
-    j = bisect.bisect_left(ends, end)                    # the first token ending at/after `end`
-    if i < 0 or j >= len(ends):
-        return "low"  # not covered: cannot happen with jieba's tokenize, kept safe
-    if starts[i] == start and ends[j] == end:
-        return "high"
-    if i == j:
-        return "medium"
-    return "low"
-
-
 def _window(text: str, start: int, end: int) -> tuple[int, int]:
     """The clause around ``text[start:end]``, at most WINDOW_MARGIN chars each side."""
     lo = max(0, start - WINDOW_MARGIN)
@@ -171,12 +172,16 @@ class ScanEngine:
     def __init__(self, wordlists: WordLists):
         self.wordlists = wordlists
         self.version = wordlists.version
-        self._terms: dict[str, list[Term]] = {}
+        # folded key -> (term, category, severity, rule) of each listed term it stands for
+        self._terms: dict[str, list[tuple[str, str, str, str]]] = {}
         for term in wordlists.terms:
-            self._terms.setdefault(fold_key(term.term), []).append(term)
+            self._terms.setdefault(fold_key(term.term), []).append(
+                (term.term, term.category, term.severity, f"wordlist:{term.category}"))
         self._allow = frozenset(fold_key(p) for p in wordlists.allow)
         self._matcher = _Matcher(self._terms.keys() | self._allow)
-        self._tokenizer = _private_tokenizer(self._terms)  # jieba reads folded text
+        tokenizer = _private_tokenizer(self._terms)  # jieba reads folded text
+        bitmap = trigram_bitmap(self._terms, bytearray(base_bitmap(_base())))
+        self._judge = Judge(tokenizer.FREQ, tokenizer.total, bitmap)
 
     def scan(self, text: str, include_low: bool = False) -> list[Hit]:
         """Every finding in *text*, sorted by (start, end, term).
@@ -187,76 +192,56 @@ class ScanEngine:
             raise TypeError(f"scan() needs str, not {type(text).__name__}")
         allowed: list[tuple[int, int]] = []
         matches: list[tuple[int, int, str]] = []
-        for start, end, key in self._matcher.find(text):
-            if key in self._allow:
-                allowed.append((start, end))
-            if key in self._terms:
-                matches.append((start, end, key))
+        allow, terms = self._allow, self._terms
+        for match in self._matcher.find(text):
+            key = match[2]
+            if key in allow:
+                allowed.append(match[:2])
+            if key in terms:
+                matches.append(match)
         suppressed = _Suppressor(allowed)
 
-        matches = [m for m in matches if not suppressed(m[0], m[1])]
-        confidences = self._confidences(text, matches)
-
+        full_width = _FULL_WIDTH.search(text) is not None
+        tok = normalize.token_text(text) if matches or full_width else text
+        judge = self._judge.judge
         hits: list[Hit] = []
+        append = hits.append
         for start, end, key in matches:
-            confidence = confidences[start, end, key]
+            if allowed and suppressed(start, end):
+                continue
+            if tok[start:end] == key:
+                confidence = judge(tok, start, end)
+            else:
+                confidence = self._disguised_confidence(text, tok, start, end, key)
             if confidence == "low" and not include_low:
                 continue
-            for term in self._terms[key]:
-                hits.append(Hit(term.term, term.category, term.severity, confidence,
-                                f"wordlist:{term.category}", start, end, text[start:end]))
+            found = text[start:end]
+            for term, category, severity, rule in terms[key]:
+                append(Hit(term, category, severity, confidence, rule, start, end, found))
 
         # Full-width digits and letters are read as ASCII; offsets stay (one for one).
-        digits = normalize.token_text(text) if _FULL_WIDTH.search(text) else text
+        digits = tok if full_width else text
         for rule, start, end in detectors.detect(digits):
             if not suppressed(start, end):
                 found = text[start:end]
                 hits.append(Hit(found, PII_CATEGORY, "high", "high", rule, start, end, found))
 
-        hits.sort(key=lambda h: (h.start, h.end, h.term, h.category, h.rule))
+        hits.sort(key=_HIT_ORDER)
         return hits
 
-    def _confidences(self, text: str, matches: list[tuple[int, int, str]]) -> dict[tuple[int, int, str], str]:
-        """Judge each match against jieba's segmentation of the clause around it.
+    def _disguised_confidence(self, text: str, tok: str, start: int, end: int, key: str) -> str:
+        """Judge a disguised match (noise inside it) on its clause with the noise taken out.
 
-        jieba reads the folded text (traditional characters simplified, full
-        width undone), one character for one, so token offsets are original
-        offsets.  Windows that overlap are merged and tokenised once, so text
-        dense with matches costs one pass of jieba rather than one per match.
-        A disguised match (noise inside it) is judged on its clause with the
-        noise taken out: ``百*家*乐`` is read as ``百家乐``.
+        ``百*家*乐`` is read as ``百家乐``. Every other match is judged
+        against jieba's segmentation of the text itself: jieba reads the
+        folded text (traditional characters simplified, full width undone),
+        one character for one, so token offsets are original offsets
+        (:mod:`review.scanning.confidence` works out jieba's verdict from the
+        few characters around the match).
         """
-        judged: dict[tuple[int, int], str] = {}
-        windowed = sorted((_window(text, start, end), (start, end, key)) for start, end, key in matches)
-        i = 0
-        while i < len(windowed):
-            (lo, hi), _ = windowed[i]
-            j = i
-            while j + 1 < len(windowed) and windowed[j + 1][0][0] < hi:
-                j += 1
-                hi = max(hi, windowed[j][0][1])
-            tokens = normalize.token_text(text[lo:hi])
-            starts: list[int] | None = None
-            for (wlo, whi), (start, end, key) in windowed[i:j + 1]:
-                if (start, end, key) in judged:
-                    continue
-                if tokens[start - lo:end - lo] == key:
-                    if starts is None:
-                        starts, ends = self._tokens(tokens, lo)
-                    judged[start, end, key] = _confidence(starts, ends, start, end)
-                else:
-                    left, right = tokens[wlo - lo:start - lo], tokens[end - lo:whi - lo]
-                    s, e = self._tokens(left + key + right, 0)
-                    judged[start, end, key] = _confidence(s, e, len(left), len(left) + len(key))
-            i = j + 1
-        return judged
-
-    def _tokens(self, text: str, offset: int) -> tuple[list[int], list[int]]:
-        starts, ends = [], []
-        for _, s, e in self._tokenizer.tokenize(text):
-            starts.append(offset + s)
-            ends.append(offset + e)
-        return starts, ends
+        lo, hi = _window(text, start, end)
+        left, right = tok[lo:start], tok[end:hi]
+        return self._judge.judge(left + key + right, len(left), len(left) + len(key))
 
 
 class _Suppressor:
@@ -328,4 +313,4 @@ class EngineCache:
             return engine
 
 
-__all__ = ["EngineCache", "Hit", "PII_CATEGORY", "ScanEngine"]
+__all__ = ["EngineCache", "Hit", "PII_CATEGORY", "ScanEngine", "preload"]

@@ -96,7 +96,7 @@ def _tables() -> tuple[list, list, re.Pattern, dict]:
     return match_table, token_table, special, expanding
 
 
-_HARD: re.Pattern  # set by _tables(): what the dense representation cannot hold
+_HARD: re.Pattern = re.compile("")  # replaced by _tables(): what the dense representation cannot hold
 
 
 def warm_up() -> None:
@@ -245,7 +245,10 @@ def _fold_char(ch: str) -> str:
 
 def fold_term(term: str) -> str:
     """A term or allow-list phrase in folded form (noise inside it dropped)."""
-    return "".join(_fold_char(ch) for ch in term)
+    translated = term.translate(_tables()[0])
+    if _HARD.search(translated):
+        return "".join(_fold_char(ch) for ch in term)
+    return translated.replace(BARRIER, "")
 
 
 def token_text(text: str) -> str:
