@@ -34,9 +34,19 @@ def runs(text: str, flags) -> list[Run]:
     if not flags:
         return [Run(text)] if text else []
     cuts = sorted({0, len(text), *(f.start for f in flags), *(f.end for f in flags)})
+    # One sweep over the cuts: a flag covers [a, b) from the cut at its start until its end (no
+    # cut lies inside a run), so only the flags open at `a` are looked at, not all of them.
+    by_start = sorted(range(len(flags)), key=lambda i: flags[i].start)
+    active: dict[int, object] = {}  # index in `flags` -> flag, for the order of the titles
+    nxt = 0
     out: list[Run] = []
     for a, b in zip(cuts, cuts[1:]):
-        covering = [f for f in flags if f.start <= a and f.end >= b]
+        while nxt < len(by_start) and flags[by_start[nxt]].start <= a:
+            active[by_start[nxt]] = flags[by_start[nxt]]
+            nxt += 1
+        for i in [i for i, f in active.items() if f.end <= a]:
+            del active[i]
+        covering = [active[i] for i in sorted(active)]
         if out and not covering and not out[-1].flags:
             out[-1].text += text[a:b]
         else:

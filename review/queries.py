@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from datetime import date, datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from sqlalchemy import and_, bindparam, case, func, not_, or_, select
 from sqlmodel import Session
@@ -317,7 +317,7 @@ class DraftView:
         return sorted((d for d in self.decisions if d.version_id == self.version.id and d.decision == "approve"),
                       key=lambda d: d.step)
 
-    @property
+    @cached_property  # a view is made per request; the page asks several times
     def shown_flags(self) -> list[Flag]:
         return [f for f in self.flags if self.show_low or f.confidence != "low"]
 
@@ -331,7 +331,7 @@ class DraftView:
         text = self.version.title if which == "title" else self.version.text
         return highlight.runs(text, [f for f in self.shown_flags if f.field == which])
 
-    @property
+    @cached_property  # a view is made per request; the page asks several times
     def flags_by_category(self) -> list[tuple[str, list[Flag]]]:
         groups: dict[str, list[Flag]] = {}
         ordered = sorted(self.shown_flags, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.category, f.field, f.start))
@@ -339,7 +339,7 @@ class DraftView:
             groups.setdefault(f.category, []).append(f)
         return list(groups.items())
 
-    @property
+    @cached_property  # a view is made per request; the page asks several times
     def must_acknowledge(self) -> list[tuple[str, str, list[Flag]]]:
         """High-severity flags a leader ticks before approving, one box per (category, term)."""
         groups: dict[tuple[str, str], list[Flag]] = {}

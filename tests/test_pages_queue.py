@@ -5,11 +5,13 @@ real flows: multi-step chains, a role step, deputies, rejection and
 resubmission, withdrawal, publication, chain changes and revoked delegations."""
 from __future__ import annotations
 
+import random
 from datetime import timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import select, update
 
-from review import chains, delegation, permissions, queries, workflow
+from review import chains, delegation, highlight, permissions, queries, workflow
 from review.models import Channel, Draft, DraftVersion, User
 from review.timeutil import now
 from tests.factories import WebUser
@@ -220,3 +222,31 @@ def test_editor_list_pages_by_update_and_filters_by_status_with_filing_reminders
     assert second.count('<tr class=') == 5 and "稿件00" in second
     queued = web.get("/drafts?status=queued").get_data(as_text=True)
     assert queued.count('<tr class=') == 19 and "稿件03" in queued and "稿件04" not in queued
+
+
+def test_highlighting_hundreds_of_flags_cuts_the_text_as_checking_every_flag_per_run_does():
+    """highlight.runs sweeps over the cuts; the per-run check of every flag it replaces is the reference."""
+    def reference(text, flags):
+        flags = [f for f in flags if 0 <= f.start < f.end <= len(text)]
+        if not flags:
+            return [(text, [])] if text else []
+        cuts = sorted({0, len(text), *(f.start for f in flags), *(f.end for f in flags)})
+        out = []
+        for a, b in zip(cuts, cuts[1:]):
+            covering = [f for f in flags if f.start <= a and f.end >= b]
+            if out and not covering and not out[-1][1]:
+                out[-1] = (out[-1][0] + text[a:b], [])
+            else:
+                out.append((text[a:b], covering))
+        return out
+
+    rng = random.Random(6)
+    for trial in range(200):
+        text = "".join(rng.choice("通知赌球刷单第一") for _ in range(rng.randrange(0, 300)))
+        flags = []
+        for _ in range(rng.randrange(0, 120)):
+            start = rng.randrange(-2, len(text) + 2)
+            flags.append(SimpleNamespace(start=start, end=start + rng.randrange(0, 8), category="gambling",
+                                         term=rng.choice("ab"), severity=rng.choice(("high", "medium", "low"))))
+        got = [(r.text, r.flags) for r in highlight.runs(text, flags)]
+        assert got == reference(text, flags), trial
