@@ -85,9 +85,10 @@ class _Matcher:
         if self._empty or not text:
             return
         folded = normalize.fold(text)
+        span = folded.span
         last = len(text)
         for end_index, (key, length, latin_head, latin_tail) in self._automaton.iter(folded.text):
-            start, end = folded.span(end_index + 1 - length, end_index + 1)
+            start, end = span(end_index + 1 - length, end_index + 1)
             if latin_head and start > 0 and normalize.is_word_char(text[start - 1]):
                 continue
             if latin_tail and end < last and normalize.is_word_char(text[end]):
@@ -177,6 +178,8 @@ class ScanEngine:
         for term in wordlists.terms:
             self._terms.setdefault(fold_key(term.term), []).append(
                 (term.term, term.category, term.severity, f"wordlist:{term.category}"))
+        for listed in self._terms.values():
+            listed.sort(key=lambda t: (t[0], t[1], t[3]))  # the order hits are reported in
         self._allow = frozenset(fold_key(p) for p in wordlists.allow)
         self._matcher = _Matcher(self._terms.keys() | self._allow)
         tokenizer = _private_tokenizer(self._terms)  # jieba reads folded text
@@ -206,6 +209,10 @@ class ScanEngine:
         judge = self._judge.judge
         hits: list[Hit] = []
         append = hits.append
+        new = tuple.__new__
+        matches.sort()  # the order hits are reported in: then no sort of the hits themselves
+        shared_span = False  # two keys over one span: only then may key order differ from term order
+        previous_start = previous_end = -1
         for start, end, key in matches:
             if allowed and suppressed(start, end):
                 continue
@@ -215,18 +222,24 @@ class ScanEngine:
                 confidence = self._disguised_confidence(text, tok, start, end, key)
             if confidence == "low" and not include_low:
                 continue
+            if start == previous_start and end == previous_end:
+                shared_span = True
+            previous_start, previous_end = start, end
             found = text[start:end]
-            for term, category, severity, rule in terms[key]:
-                append(Hit(term, category, severity, confidence, rule, start, end, found))
+            for term, category, severity, rule in terms[key]:  # sorted by term, category, rule
+                append(new(Hit, (term, category, severity, confidence, rule, start, end, found)))
 
         # Full-width digits and letters are read as ASCII; offsets stay (one for one).
         digits = tok if full_width else text
+        pii = False
         for rule, start, end in detectors.detect(digits):
             if not suppressed(start, end):
                 found = text[start:end]
                 hits.append(Hit(found, PII_CATEGORY, "high", "high", rule, start, end, found))
+                pii = True
 
-        hits.sort(key=_HIT_ORDER)
+        if pii or shared_span:
+            hits.sort(key=_HIT_ORDER)
         return hits
 
     def _disguised_confidence(self, text: str, tok: str, start: int, end: int, key: str) -> str:

@@ -91,12 +91,16 @@ def _tables() -> tuple[list, list, re.Pattern, dict]:
             match_table[cp] = token_table[cp] = ch  # handled by the slow path
     # What fold() must look at after translation: noise runs, and characters that fold to several.
     special = re.compile(f"[{BARRIER}{_SUPPLEMENTARY_NOISE}]+|[" + "".join(re.escape(c) for c in expanding) + "]")
-    global _HARD
+    global _HARD, _EXPANDING
     _HARD = re.compile(f"[{_SUPPLEMENTARY_NOISE}" + "".join(re.escape(c) for c in expanding) + "]")
+    _EXPANDING = re.compile("[" + "".join(re.escape(c) for c in expanding) + "]")
     return match_table, token_table, special, expanding
 
 
-_HARD: re.Pattern = re.compile("")  # replaced by _tables(): what the dense representation cannot hold
+# Replaced by _tables(): characters that fold to several, and those or noise outside the BMP.
+_EXPANDING: re.Pattern = re.compile("")
+_HARD: re.Pattern = re.compile("")
+_SUPPLEMENTARY_RUN = re.compile(f"[{_SUPPLEMENTARY_NOISE}]+")
 
 
 def warm_up() -> None:
@@ -107,20 +111,19 @@ def warm_up() -> None:
 class Folded:
     """The folded text and its way back to the original offsets.
 
-    Two representations: for most texts, ``dense`` — the original translated
-    one character for one, deleted noise marked as BARRIER — from which an
-    offset is recovered by counting markers; for texts with characters that
-    fold to several (⑩) or noise outside the BMP, explicit segments.
+    ``dense`` is the original translated one character for one, deleted noise
+    marked as BARRIER: an offset is recovered by counting markers. Characters
+    that fold to several (⑩ -> 10, rare) are listed in ``expansions``, whose
+    folded characters all map back to the one character.
     """
 
-    __slots__ = ("text", "original", "_dense", "_seg_f", "_seg_o", "_pos", "_cursor")
+    __slots__ = ("text", "original", "_dense", "_expansions", "_pos", "_cursor")
 
-    def __init__(self, text: str, original: str, *, dense=None, seg_f=None, seg_o=None, pos=None):
+    def __init__(self, text: str, original: str, *, dense=None, expansions=None, pos=None):
         self.text = text
         self.original = original
         self._dense = dense
-        self._seg_f = seg_f
-        self._seg_o = seg_o
+        self._expansions = expansions
         self._pos = pos
         self._cursor = (0, 0)  # (dense position, markers before it) of the last lookup
 
@@ -129,12 +132,16 @@ class Folded:
         return self._at(start), self._at(end - 1) + 1
 
     def _at(self, i: int) -> int:
-        if self._dense is not None:
-            return self._dense_at(i)
         if self._pos is not None:
             return self._pos[i]
-        k = bisect.bisect_right(self._seg_f, i) - 1
-        return self._seg_o[k] + (i - self._seg_f[k])
+        if self._expansions is not None:
+            # Folded index -> index among the kept characters of `dense`.
+            exp_f, exp_k, exp_n = self._expansions
+            j = bisect.bisect_right(exp_f, i) - 1
+            if j >= 0:
+                past = i - exp_f[j] - exp_n[j]
+                i = exp_k[j] if past < 0 else exp_k[j] + 1 + past
+        return self._dense_at(i)
 
     def _dense_at(self, i: int) -> int:
         # Position p of folded character i satisfies p = i + markers(dense[:p]);
@@ -173,36 +180,36 @@ _KEPT_BARRIER = "\x01"  # after translation no control character is left, so thi
 
 def fold(text: str) -> Folded:
     """Fold *text* for matching (see the module docstring)."""
-    match_table, _, special, expansions = _tables()
+    match_table, _, _, expansions = _tables()
     translated = text.translate(match_table)
-    if not _HARD.search(translated):
-        dense = _LONG_RUN_HEAD.sub(_KEPT_BARRIER, translated)
-        return Folded(dense.replace(BARRIER, "").replace(_KEPT_BARRIER, BARRIER), text, dense=dense)
-    seg_f, seg_o, pieces = [0], [0], []
-    kept_f = last = 0
-    for m in special.finditer(translated):
-        a, b = m.span()
-        pieces.append(translated[last:a])
-        kept_f += a - last
-        last = b
-        if translated[a] == BARRIER or b - a > 1 or _NOISE_RUN.match(translated[a]):
-            if b - a > MAX_GAP:
-                pieces.append(BARRIER)
-                seg_f.append(kept_f)
-                seg_o.append(a)
-                kept_f += 1
-        else:
-            # A character that folds to several (⑩ -> 10): each of them maps back to it.
-            expansion = expansions[translated[a]]
-            pieces.append(expansion)
-            for _ in expansion:
-                seg_f.append(kept_f)
-                seg_o.append(a)
-                kept_f += 1
-        seg_f.append(kept_f)
-        seg_o.append(b)
-    pieces.append(translated[last:])
-    return Folded("".join(pieces), text, seg_f=seg_f, seg_o=seg_o)
+    hard = _HARD.search(translated) is not None
+    if hard:
+        # Noise outside the BMP (str.translate leaves it) is one code point: mark it like the rest.
+        translated = _SUPPLEMENTARY_RUN.sub(lambda m: BARRIER * len(m.group()), translated)
+    dense = _LONG_RUN_HEAD.sub(_KEPT_BARRIER, translated)
+    kept = dense.replace(BARRIER, "").replace(_KEPT_BARRIER, BARRIER)
+    if not hard:
+        return Folded(kept, text, dense=dense)
+    # A character that folds to several (⑩ -> 10): each of them maps back to it.
+    exp_f: list[int] = []   # folded index of each expansion's first character
+    exp_k: list[int] = []   # index in `kept` of the character expanded
+    exp_n: list[int] = []   # length of the expansion
+    pieces: list[str] = []
+    last = extra = 0
+    for m in _EXPANDING.finditer(kept):
+        k = m.start()
+        expansion = expansions[m.group()]
+        pieces.append(kept[last:k])
+        pieces.append(expansion)
+        exp_f.append(k + extra)
+        exp_k.append(k)
+        exp_n.append(len(expansion))
+        extra += len(expansion) - 1
+        last = k + 1
+    if not pieces:
+        return Folded(kept, text, dense=dense)
+    pieces.append(kept[last:])
+    return Folded("".join(pieces), text, dense=dense, expansions=(exp_f, exp_k, exp_n))
 
 
 def _fold_slow(text: str) -> Folded:
