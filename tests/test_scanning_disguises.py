@@ -141,6 +141,9 @@ def test_property_fast_fold_agrees_with_the_reference(text):
         assert fast.span(i, i + 1) == slow.span(i, i + 1)
     for i in reversed(range(len(fast.text))):  # lookups may go backwards (a match's start)
         assert fast.span(i, i + 1) == slow.span(i, i + 1)
+    for i in range(len(fast.text)):  # spans of several characters, as matches come
+        for j in range(i + 1, min(i + 6, len(fast.text)) + 1):
+            assert fast.span(i, j) == slow.span(i, j)
 
 
 CJK_TERMS = ["网络赌场", "百家乐", "六合彩", "海洛因", "摇头丸", "冰毒", "办证"]
