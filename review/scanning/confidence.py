@@ -105,17 +105,31 @@ def route(piece: str, freq: dict, logtotal: float, offset: int = 0) -> list[int]
     order, and the same tie-break (the larger end wins) as
     ``jieba.Tokenizer.get_DAG`` and ``calc``, so the same route.
     """
+    return route_and_ties(piece, freq, logtotal, offset)[0]
+
+
+TIE = 1e-9  # candidates closer than this are equal but for rounding (家/家家 against 家家/家)
+
+
+def route_and_ties(piece: str, freq: dict, logtotal: float, offset: int = 0) -> tuple[list[int], bool]:
+    """route(), and whether a choice on it was a tie up to rounding. Over a
+    piece that ends where jieba's block ends the arithmetic is jieba's, ties
+    included; over a shorter piece a tie may round the other way."""
     n = len(piece)
     best = [0.0] * (n + 1)
     step = [0] * n
+    tied = [False] * n
     for k in range(n - 1, -1, -1):
         score = None
         to = k + 1
         i = k + 1
+        close = False
         f = freq.get(piece[k])
         while f is not None:  # FREQ holds every prefix of every word (as 0 if not a word)
             if f:
                 s = log(f) - logtotal + best[i]
+                if score is not None:
+                    close = close or abs(s - score) < TIE
                 if score is None or s >= score:
                     score, to = s, i
             if i >= n:
@@ -126,12 +140,15 @@ def route(piece: str, freq: dict, logtotal: float, offset: int = 0) -> list[int]
             score = log(1) - logtotal + best[k + 1]
         best[k] = score
         step[k] = to
+        tied[k] = close
     out = [offset]
     x = 0
+    any_tie = False
     while x < n:
+        any_tie = any_tie or tied[x]
         x = step[x]
         out.append(offset + x)
-    return out
+    return out, any_tie
 
 
 SOLO, BLOCK, MIXED = 0, 1, 2
@@ -236,7 +253,8 @@ class Judge:
             return verdict
         # left..start and end..right are block characters (a position is only
         # crossed between two), so the segment is one piece when the key is.
-        bounds = self._route(seg, left) if kind != MIXED else self._bounds(tok, left, right)
+        ties: list = []
+        bounds = self._route(seg, left, tok, ties) if kind != MIXED else self._bounds(tok, left, right, ties)
         if _hmm_may_matter(bounds, start, end, open_left, open_right):
             while True:
                 widen_left, widen_right = self._apply_hmm(tok, bounds, start, end, open_left, open_right)
@@ -253,7 +271,9 @@ class Judge:
                     while right < hi and crossed(tok, right):
                         right += 1
                     open_right = right < hi and tok[right] in BLOCK_CHARS
-                bounds = self._bounds(tok, left, right)
+                bounds = self._bounds(tok, left, right, ties)
+        if ties:
+            memo_key = None  # a tie was settled by the text after the segment
         inside = at_start = at_end = False
         for q in bounds:
             if q < start:
@@ -277,7 +297,7 @@ class Judge:
         BLOCK: other keys of block characters; MIXED: keys with other characters."""
         if not all(c in BLOCK_CHARS for c in key):
             kind = MIXED
-        elif len(key) >= 2 and route(key, self._freq, self._logtotal) == [0, len(key)]:
+        elif len(key) >= 2 and route_and_ties(key, self._freq, self._logtotal) == ([0, len(key)], False):
             kind = SOLO
         else:
             kind = BLOCK
@@ -286,17 +306,32 @@ class Judge:
 
     # --- jieba's route, exactly --------------------------------------------
 
-    def _route(self, piece: str, offset: int) -> list[int]:
-        """route() over *piece*, memoised: matches that overlap share their segment."""
-        steps = self._routes.get(piece)
-        if steps is None:
-            steps = tuple(route(piece, self._freq, self._logtotal))
+    def _route(self, piece: str, offset: int, tok: str | None = None, ties: list | None = None) -> list[int]:
+        """route() over *piece* (``tok[offset:offset + len(piece)]``), memoised:
+        matches that overlap share their segment. Where the route holds a tie up
+        to rounding, it is taken again up to the end of jieba's block in *tok*,
+        so that the rounding, and with it the choice, is jieba's (noted in *ties*:
+        the verdict then depends on more than the segment)."""
+        found = self._routes.get(piece)
+        if found is None:
+            steps, tied = route_and_ties(piece, self._freq, self._logtotal)
+            found = (tuple(steps), tied)
             if len(self._routes) >= MEMO_SIZE:
                 self._routes.clear()
-            self._routes[piece] = steps
+            self._routes[piece] = found
+        steps, tied = found
+        end = offset + len(piece)
+        if tied and tok is not None and end < len(tok) and tok[end] in BLOCK_CHARS:
+            block_end = end
+            while block_end < len(tok) and tok[block_end] in BLOCK_CHARS:
+                block_end += 1
+            whole = route(tok[offset:block_end], self._freq, self._logtotal, offset)
+            if ties is not None:
+                ties.append(piece)
+            return [q for q in whole if q < end] + [end]
         return [offset + x for x in steps] if offset else list(steps)
 
-    def _bounds(self, tok: str, left: int, right: int) -> list[int]:
+    def _bounds(self, tok: str, left: int, right: int, ties: list | None = None) -> list[int]:
         """Route boundaries over ``tok[left:right]`` (before the HMM), block by block."""
         out = [left]
         i = left
@@ -308,7 +343,7 @@ class Judge:
             j = i + 1
             while j < right and tok[j] in BLOCK_CHARS:
                 j += 1
-            out.extend(self._route(tok[i:j], i)[1:])
+            out.extend(self._route(tok[i:j], i, tok, ties)[1:])
             i = j
         return out
 
@@ -356,4 +391,4 @@ class Judge:
         return widen_left, widen_right
 
 
-__all__ = ["BLOCK_CHARS", "Judge", "REACH", "base_bitmap", "route", "trigram_bitmap"]
+__all__ = ["BLOCK_CHARS", "Judge", "REACH", "base_bitmap", "route", "route_and_ties", "trigram_bitmap"]
