@@ -306,25 +306,34 @@ def reviewer_scope(session: Session, user: User, at: datetime | None = None) -> 
 
 
 _ACTIVE_PRINCIPAL = aliased(User)
-# Named in a chain, holding a role a chain asks of the user's unit, or standing in for someone today.
-_REVIEWS_ANYWHERE = select(or_(
-    exists().where(ChainStep.kind == "user", ChainStep.user_id == bindparam("user_id")),
-    exists().where(ChainStep.kind == "role", ChainStep.role.in_(bindparam("roles", expanding=True)),
-                   Channel.id == ChainStep.channel_id, Channel.unit == bindparam("unit")),
-    exists().where(Delegation.deputy_id == bindparam("user_id"), Delegation.revoked_at.is_(None),
-                   Delegation.starts_on <= bindparam("day"), Delegation.ends_on >= bindparam("day"),
-                   _ACTIVE_PRINCIPAL.id == Delegation.principal_id, _ACTIVE_PRINCIPAL.active.is_(True)),
-))
+
+
+def reviews_anywhere_sql():
+    """SQL, correlated to the User row of the enclosing select: could this user have anything to
+    review? A leader; named in a chain; holding a role a chain asks of the user's unit; or standing
+    in for an active principal on the day bound as :day. The navigation's check, so it can ride
+    along with the query that loads the signed-in user (review/web/auth.py)."""
+    padded_roles = " " + User.roles + " "  # roles are space-separated codes
+    return or_(
+        padded_roles.contains(" leader "),
+        exists().where(ChainStep.kind == "user", ChainStep.user_id == User.id),
+        exists().where(ChainStep.kind == "role", ChainStep.role != "",
+                       padded_roles.contains(" " + ChainStep.role + " "),
+                       Channel.id == ChainStep.channel_id, User.unit != "", Channel.unit == User.unit),
+        exists().where(Delegation.deputy_id == User.id, Delegation.revoked_at.is_(None),
+                       Delegation.starts_on <= bindparam("day"), Delegation.ends_on >= bindparam("day"),
+                       _ACTIVE_PRINCIPAL.id == Delegation.principal_id, _ACTIVE_PRINCIPAL.active.is_(True)),
+    )
+
+
+_REVIEWS_ANYWHERE = select(reviews_anywhere_sql()).where(User.id == bindparam("user_id"))
 
 
 def is_reviewer_anywhere(session: Session, user: User) -> bool:
     """Cheap check for the navigation: could this user have anything to review? (One query.)"""
     if user.has_role("leader"):
         return True
-    return bool(session.execute(_REVIEWS_ANYWHERE, {
-        "user_id": user.id, "roles": sorted(user.role_set),
-        "unit": user.unit or None,  # no unit: no role step names this user (NULL matches nothing)
-        "day": delegation.today_local()}).scalar())
+    return bool(session.execute(_REVIEWS_ANYWHERE, {"user_id": user.id, "day": delegation.today_local()}).scalar())
 
 
 # ---------------------------------------------------------------- editing

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlmodel import Session
 
 from review import aftercommit
@@ -66,9 +66,19 @@ def notify(session: Session, users, kind: str, text: str, *, draft: Draft | None
     return out
 
 
+def unread_sql():
+    """SQL, correlated to the User row of the enclosing select: how many of their notifications are
+    unread. The header's badge, loaded with the signed-in user (review/web/auth.py)."""
+    return (select(func.count(Notification.id)).where(Notification.user_id == User.id, Notification.read_at.is_(None))
+            .correlate(User).scalar_subquery())
+
+
+_UNREAD = select(func.count(Notification.id)).where(Notification.user_id == bindparam("user_id"),
+                                                    Notification.read_at.is_(None))
+
+
 def unread_count(session: Session, user: User) -> int:
-    return session.execute(select(func.count(Notification.id)).where(
-        Notification.user_id == user.id, Notification.read_at.is_(None))).scalar_one()
+    return session.execute(_UNREAD, {"user_id": user.id}).scalar_one()
 
 
 def recent(session: Session, user: User, limit: int = 100) -> list[Notification]:

@@ -8,27 +8,16 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
 from review import timeutil
-from review.models import User
 from review.models.channels import CATEGORY_LABELS, FILING_LABELS, PLATFORM_LABELS
 from review.models.drafts import (CONFIDENCE_LABELS, FIELD_LABELS, FLAG_CATEGORY_LABELS, SEVERITY_LABELS,
                                   STATUS_LABELS)
 from review.models.people import ROLE_LABELS
-from review.web.context import db_session, runtime
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-
-
-@login_manager.user_loader
-def _load_user(user_id: str):
-    try:
-        user = db_session().get(User, int(user_id))
-    except ValueError:
-        return None
-    return user if user and user.active else None
 
 
 class IdConverter(IntegerConverter):
@@ -69,6 +58,7 @@ def init_app(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     csrf.init_app(app)
     login_manager.init_app(app)
+    login_manager.user_loader(auth.load_user)  # the user and the header's counts in one query
     login_manager.login_view = "auth.login"
     login_manager.login_message = "请先登录"
     login_manager.login_message_category = "warning"
@@ -103,12 +93,12 @@ def _init_review_chains(app: Flask) -> None:
     from review.web import chains as chain_pages
     from review.web import delegation as delegation_pages
     from review.web import notifications as notification_pages
-    from review.web import review_form
+    from review.web import auth, review_form
     from workers import notify
 
     for module in (chain_pages, delegation_pages, notification_pages, review_form):
         app.register_blueprint(module.bp)
-    app.context_processor(notification_pages.header_counts)
+    app.context_processor(auth.header_counts)
     app.jinja_env.globals["chain_summary"] = chain_pages.chain_summary
     notify.install(app.extensions["imprimatur"])
 

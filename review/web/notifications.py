@@ -1,10 +1,10 @@
 """The in-app notification centre and a person's e-mail address for copies."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from review import chains, notifications
+from review import notifications
 from review.errors import DomainError
 from review.validation import as_int
 from review.web.context import db_session
@@ -47,17 +47,3 @@ def email():
                                form=request.form, error=exc), exc.status
     flash("通知邮箱已保存", "success")
     return redirect(url_for("notifications.index"))
-
-
-def header_counts() -> dict:
-    """For base.html: the unread count (once per request)."""
-    if not current_user.is_authenticated:
-        return {}
-    if "unread_count" not in g:
-        try:
-            session = db_session()
-            g.unread_count = notifications.unread_count(session, current_user)
-            g.is_reviewer = chains.is_reviewer_anywhere(session, current_user)
-        except Exception:  # an error page must still render
-            g.unread_count, g.is_reviewer = 0, current_user.has_role("leader")
-    return {"unread_count": g.unread_count, "is_reviewer": g.is_reviewer}
