@@ -67,6 +67,28 @@ def wait_in_review(db, ids: list[int], timeout: float = 600) -> float:
     raise SystemExit(f"{waiting} drafts still not in review after {timeout} s")
 
 
+def wait_for_workers(rt, queue_name: str, count: int, timeout: float = 120) -> None:
+    """Start the clock only when every worker has loaded jieba and the lists
+    and is listening: a worker's start-up is not part of a draft's cost."""
+    from rq import Queue, Worker
+
+    queue = Queue(queue_name, connection=rt.redis)
+    deadline = time.monotonic() + timeout
+    while Worker.count(queue=queue) < count:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"only {Worker.count(queue=queue)} of {count} workers started in {timeout:g} s")
+        time.sleep(0.1)
+
+
+def wait_for_web(port: int, token: str) -> None:
+    """One request per gunicorn process, so each has imported its views."""
+    for _ in range(8):  # new connections, which either process may accept
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request("GET", "/api/v1/channels", headers={"Authorization": f"Bearer {token}"})
+        conn.getresponse().read()
+        conn.close()
+
+
 def flags_visible_at(db, ids: list[int]) -> dict[int, float]:
     with db.transaction() as s:
         rows = s.execute(select(Draft.id, ScanResult.created_at)
@@ -110,7 +132,8 @@ def main():
               for _ in range(args.workers)]
     try:
         wait_for_port(port)
-        time.sleep(3)  # workers load jieba and the word lists
+        wait_for_workers(rt, settings["SCAN_QUEUE"], args.workers)
+        wait_for_web(port, token)
 
         # 1. throughput with concurrent clients
         ids: list[int] = []

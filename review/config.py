@@ -24,6 +24,7 @@ ENV_KEYS = (
     "NOTIFY_QUEUE",
     "SMTP_HOST", "SMTP_PORT", "SMTP_USER", "SMTP_PASSWORD", "SMTP_FROM", "SMTP_STARTTLS", "SMTP_SSL",
     "NORMAL_DEADLINE_WORKING_DAYS",
+    "SCAN_BATCH",
 )
 
 
@@ -60,6 +61,8 @@ def load(overrides: dict | None = None) -> dict:
         "SCAN_JOB_TIMEOUT": 120,
         "SCAN_RETRIES": 3,
         "SCAN_RETRY_INTERVALS": [2, 10, 30],
+        # Scan jobs waiting in the queue a worker takes along with its job, to store in one commit.
+        "SCAN_BATCH": 20,
         # A killed worker's job is presumed dead after this many seconds without a heartbeat.
         "WORKER_HEARTBEAT_INTERVAL": 10,
         "WORKER_HEARTBEAT_GRACE": 30,
@@ -92,6 +95,7 @@ def load(overrides: dict | None = None) -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
     }
     settings.update(merged)
+    settings["SCAN_BATCH"] = max(1, int(settings["SCAN_BATCH"]))  # from the environment it is text
     if not settings.get("NOTIFY_QUEUE"):
         settings["NOTIFY_QUEUE"] = f"{settings['SCAN_QUEUE']}-notify"
     if not settings.get("SECRET_KEY"):

@@ -423,61 +423,152 @@ def retract(session: Session, actor: User, draft_id, reason: str) -> Publication
 
 def record_scan(session: Session, version_id: int, wordlist_version: str, hits: dict,
                 duration_ms: int = 0) -> ScanResult | None:
-    """Store a version's flags (hits by field: {'title': [...], 'body': [...]})
+    """Store one version's flags (hits by field: {'title': [...], 'body': [...]})
     and hand the draft to its reviewer. Returns None if already stored."""
-    if session.execute(select(exists().where(ScanResult.version_id == version_id))).scalar():
-        return None
-    # Not the version's text again: only what the hand-over needs.
-    version = session.execute(select(DraftVersion.id, DraftVersion.draft_id, DraftVersion.number)
-                              .where(DraftVersion.id == version_id)).one()
-    total = sum(len(h) for h in hits.values())
-    result = ScanResult(version_id=version_id, wordlist_version=wordlist_version,
-                        flag_count=total, duration_ms=duration_ms)
-    session.add(result)
-    session.flush()
-    rows = [dict(scan_result_id=result.id, version_id=version_id, field=field, term=hit.term[:200],
+    return record_scans(session, wordlist_version, [(version_id, hits, duration_ms)])[version_id]
+
+
+def record_scans(session: Session, wordlist_version: str, scanned: list[tuple[int, dict, int]]
+                 ) -> dict[int, ScanResult | None]:
+    """Store the flags of several versions ((version_id, hits, ms) each) and hand
+    each draft to its reviewer, with statements shared by the batch where the
+    rows allow it. Returns {version_id: result, or None if already stored}."""
+    ids = [vid for vid, _, _ in scanned]
+    stored = set(session.execute(select(ScanResult.version_id).where(ScanResult.version_id.in_(ids))).scalars())
+    todo = [item for item in scanned if item[0] not in stored]
+    results: dict[int, ScanResult | None] = {vid: None for vid in stored}
+    if not todo:
+        return results
+    # Not the versions' texts again: only what the hand-over needs.
+    versions = {row.id: row for row in session.execute(
+        select(DraftVersion.id, DraftVersion.draft_id, DraftVersion.number)
+        .where(DraftVersion.id.in_([vid for vid, _, _ in todo])))}
+    for vid, hits, ms in todo:
+        results[vid] = ScanResult(version_id=vid, wordlist_version=wordlist_version,
+                                  flag_count=sum(len(h) for h in hits.values()), duration_ms=ms)
+    session.add_all(results[vid] for vid, _, _ in todo)
+    session.flush()  # one INSERT ... RETURNING for the batch
+    rows = [dict(scan_result_id=results[vid].id, version_id=vid, field=field, term=hit.term[:200],
                  category=hit.category, severity=hit.severity, confidence=hit.confidence, rule=hit.rule,
                  start=hit.start, end=hit.end, text=hit.text[:400])
-            for field, field_hits in hits.items() for hit in field_hits]
+            for vid, hits, _ in todo for field, field_hits in hits.items() for hit in field_hits]
     if rows:
         session.connection().execute(insert(Flag.__table__), rows)  # Core executemany: a dense draft has hundreds of flags
-    draft = session.get(Draft, version.draft_id)
-    if draft.current_version_id == version.id and draft.status in (*AWAITING_SCAN, "scan_failed"):
-        _transition(session, draft, {*AWAITING_SCAN, "scan_failed"}, "in_review", version_id=version.id)
-        shown = [h for hs in hits.values() for h in hs if h.confidence != "low"]
-        audit.record(session, "scan.completed", None, draft_id=draft.id, channel_id=draft.channel_id,
-                     version=version.number, wordlist_version=wordlist_version, flags=len(shown),
-                     high=sum(1 for h in shown if h.severity == "high"), scan_ms=duration_ms)
+    drafts = {d.id: d for d in session.execute(
+        select(Draft).where(Draft.id.in_({v.draft_id for v in versions.values()}))).scalars()}
+    handover = _Handover(session)
+    for vid, hits, _ in todo:
+        version = versions[vid]
+        draft = drafts[version.draft_id]
+        if draft.current_version_id == version.id and draft.status in (*AWAITING_SCAN, "scan_failed"):
+            _transition(session, draft, {*AWAITING_SCAN, "scan_failed"}, "in_review", version_id=version.id)
+            shown = [h for hs in hits.values() for h in hs if h.confidence != "low"]
+            audit.record(session, "scan.completed", None, draft_id=draft.id, channel_id=draft.channel_id,
+                         version=version.number, wordlist_version=wordlist_version, flags=len(shown),
+                         high=sum(1 for h in shown if h.severity == "high"), scan_ms=results[vid].duration_ms)
+            handover.to_first_step(draft, version.number)
+    session.flush()
+    return results
+
+
+class _Handover:
+    """Tells each scanned draft's first reviewers; a batch on one channel looks
+    up its chain, reviewers and deputies once."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.chains = None
+        self.direct: dict[tuple, list[User]] = {}
+        self.deputies: dict[tuple, list[User]] = {}
+
+    def to_first_step(self, draft: Draft, number: int) -> None:
+        session = self.session
         channel = session.get(Channel, draft.channel_id)
+        if self.chains is None or channel.id not in self._seen:
+            self._load_chain(channel)
         # No decision can exist yet: a version is decided only after its scan is stored.
-        first = chains.state(session, draft, channel, decisions={}).pending
-        if first is not None:
-            label = "紧急稿件" if draft.urgent else "稿件"
-            _tell_reviewers(session, draft, channel, first.step,
-                            f"{label}《{draft.title}》第{version.number}版等待您“{first.step.name}”")
-    else:
-        session.flush()
-    return result
+        first = chains.state(session, draft, channel, chains=self.chains, decisions={}).pending
+        if first is None:
+            return
+        # As _tell_reviewers: the author is told nothing, nor are the author's deputies.
+        key = (channel.id, first.step.position)
+        if key not in self.direct:
+            self.direct[key] = chains.direct_reviewers(session, first.step, channel)
+        reviewers = [u for u in self.direct[key] if u.id != draft.author_id]
+        ids = tuple(u.id for u in reviewers)
+        if ids not in self.deputies:
+            self.deputies[ids] = delegation.deputies_of(session, reviewers, now())
+        deputies = [u for u in self.deputies[ids] if u.id != draft.author_id]
+        label = "紧急稿件" if draft.urgent else "稿件"
+        notifications.notify(session, [*reviewers, *deputies], "submitted",
+                             f"{label}《{draft.title}》第{number}版等待您“{first.step.name}”",
+                             draft=draft, channel=channel)
+
+    def _load_chain(self, channel: Channel) -> None:
+        if self.chains is None:
+            self.chains, self._seen = {}, set()
+        self.chains.update(chains.chains_by_channel(self.session, [channel.id]))
+        self._seen.add(channel.id)
 
 
 def scan_version(db, version_id: int, engine) -> ScanResult | None:
-    """The whole scan of one version: read it, scan outside any transaction,
-    store the result and hand the draft on in one transaction. Idempotent: a
-    second run finds the result stored and changes nothing. (No separate "scanning" mark: it
-    would cost a transaction per draft for a state that lasts milliseconds.)"""
+    """The whole scan of one version (see scan_versions). Idempotent: a second
+    run finds the result stored and returns None."""
+    return scan_versions(db, [version_id], engine)[version_id]
+
+
+# A worker stores several waiting drafts in one transaction; this caps the text
+# one batch scans, so a batch stays far inside a job's timeout.
+BATCH_MAX_CHARS = 200_000
+
+
+def scan_versions(db, version_ids: list[int], engine, *, max_chars: int = BATCH_MAX_CHARS
+                  ) -> dict[int, ScanResult | None]:
+    """Scan the first version and as many of the others as fit in max_chars;
+    store them all and hand each draft on in one transaction, one commit.
+
+    Reads the texts, then scans outside any transaction. Returns
+    {version_id: result, or None if already stored} for the versions it
+    handled; the caller runs the others on their own. Only the first version
+    may fail the call (missing, or its scan raises); a failure of another is
+    left for its own run. (No separate "scanning" mark: it would cost a
+    transaction per draft for a state that lasts milliseconds.)"""
+    first = version_ids[0]
     with db.session() as session:
-        version = session.get(DraftVersion, version_id)
-        if version is None:
-            raise NotFound(f"draft version {version_id} does not exist")
-        title, text = version.title, version.text
-    started = time.perf_counter()
-    hits = {"title": engine.scan(title, include_low=True), "body": engine.scan(text, include_low=True)}
-    duration_ms = int((time.perf_counter() - started) * 1000)
+        rows = {row.id: row for row in session.execute(
+            select(DraftVersion.id, DraftVersion.title, DraftVersion.text)
+            .where(DraftVersion.id.in_(version_ids)))}
+    if first not in rows:
+        raise NotFound(f"draft version {first} does not exist")
+    scanned, chars = [], 0
+    for version_id in version_ids:
+        row = rows.get(version_id)
+        if row is None:
+            continue  # its own run reports it
+        if scanned and chars + len(row.text) > max_chars:
+            break
+        started = time.perf_counter()
+        try:
+            hits = {"title": engine.scan(row.title, include_low=True), "body": engine.scan(row.text, include_low=True)}
+        except Exception:
+            if version_id == first:
+                raise
+            continue  # its own run fails (and retries) on its own
+        scanned.append((version_id, hits, int((time.perf_counter() - started) * 1000)))
+        chars += len(row.text)
     try:
         with db.transaction() as session:
-            return record_scan(session, version_id, engine.version, hits, duration_ms)
+            return record_scans(session, engine.version, scanned)
     except IntegrityError:
-        return None  # another worker stored it a moment before us
+        pass  # another worker stored one of them a moment before us: store the others one by one
+    results = {}
+    for vid, hits, ms in scanned:
+        try:
+            with db.transaction() as session:
+                results[vid] = record_scan(session, vid, engine.version, hits, ms)
+        except IntegrityError:
+            results[vid] = None
+    return results
 
 
 def mark_scan_failed(session: Session, version_id: int, reason: str) -> bool:

@@ -15,7 +15,7 @@ from rq import Queue
 from rq.job import Job
 from sqlalchemy import func, select
 
-from review.models import Draft, ScanResult
+from review.models import AuditEvent, Draft, Notification, ScanResult
 from workers.queue import enqueue_scan, job_id, sweep
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,6 +123,87 @@ def test_worker_killed_mid_job_is_recovered(app, rt, make, run_worker, db):
     run_worker()  # a healthy worker finds the abandoned job and scans it again
     assert status(db, draft.id) == "in_review"
     assert results(db, version.id) == 1
+
+
+def _enqueue_drafts(rt, make, count, body="请勿参与刷单。第{i}篇"):
+    editor, leader, channel, *_ = make.team()
+    drafts = [make.submit(editor, channel, title=f"稿件{i}", body=body.format(i=i))[0] for i in range(count)]
+    for d in drafts:
+        enqueue_scan(rt, d.current_version_id)
+    return leader, drafts
+
+
+def test_waiting_scans_are_stored_together_each_job_finished_with_its_own_result(app, rt, make, run_worker, db):
+    from sqlalchemy import event
+
+    leader, drafts = _enqueue_drafts(rt, make, 6)
+    commits = []
+
+    def count(conn):
+        commits.append(1)
+
+    event.listen(rt.db.engine, "commit", count)
+    try:
+        run_worker()
+    finally:
+        event.remove(rt.db.engine, "commit", count)
+    assert [status(db, d.id) for d in drafts] == ["in_review"] * 6
+    assert [results(db, d.current_version_id) for d in drafts] == [1] * 6
+    for d in drafts:  # every job, leader or companion, ends finished with its own result
+        job = Job.fetch(job_id(rt, d.current_version_id), connection=rt.redis)
+        assert job.get_status() == "finished"
+        assert job.return_value()["version_id"] == d.current_version_id and job.return_value()["flags"] >= 1
+    with db.transaction() as s:
+        scanned = s.execute(select(func.count(AuditEvent.id)).where(AuditEvent.action == "scan.completed")).scalar()
+        told = s.execute(select(func.count(Notification.id)).where(Notification.user_id == leader.id)).scalar()
+    assert scanned == 6 and told == 6  # one audit event and one notice per draft, as one at a time
+    assert len(commits) < 6  # stored together: fewer commits than drafts
+    queue = Queue(rt.settings["SCAN_QUEUE"], connection=rt.redis)
+    assert queue.count == 0 and queue.started_job_registry.count == 0
+
+
+def test_a_companion_whose_scan_fails_goes_back_and_fails_alone(app, rt, make, run_worker, db, monkeypatch):
+    from review.scanning import engine as engine_module
+
+    real_scan = engine_module.ScanEngine.scan
+
+    def scan(self, text, include_low=False):
+        if "毒丸" in text:
+            raise RuntimeError("scanner crashed on this text")
+        return real_scan(self, text, include_low=include_low)
+
+    monkeypatch.setattr(engine_module.ScanEngine, "scan", scan)
+    editor, leader, channel, *_ = make.team()
+    good = [make.submit(editor, channel, title=f"稿件{i}", body=f"第{i}篇")[0] for i in range(2)]
+    bad = make.submit(editor, channel, title="坏稿", body="一颗毒丸")[0]
+    more = make.submit(editor, channel, title="稿件3", body="第3篇")[0]
+    for d in [*good, bad, more]:
+        enqueue_scan(rt, d.current_version_id)
+    run_worker()
+    assert [status(db, d.id) for d in [*good, more]] == ["in_review"] * 3
+    assert status(db, bad.id) == "scan_failed"  # its own job failed, retried alone, and gave up
+    assert Job.fetch(job_id(rt, bad.current_version_id), connection=rt.redis).get_status() == "failed"
+
+
+def test_worker_killed_mid_batch_recovers_every_job_it_took(app, rt, make, run_worker, db):
+    leader, drafts = _enqueue_drafts(rt, make, 4)
+    keys = ("DATABASE_URL", "REDIS_URL", "INSTANCE_PATH", "WORDLIST_DIR", "SECRET_KEY", "SCAN_QUEUE",
+            "SCAN_RETRIES", "SCAN_RETRY_INTERVALS", "WORKER_HEARTBEAT_INTERVAL", "WORKER_HEARTBEAT_GRACE")
+    proc = subprocess.Popen([sys.executable, "-m", "tests.slow_worker", json.dumps({k: app.config[k] for k in keys})],
+                            cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    jobs = [Job.fetch(job_id(rt, d.current_version_id), connection=rt.redis) for d in drafts]
+    try:  # the worker takes all four (one job and three companions) and hangs scanning them
+        assert _wait(lambda: all(j.get_status(refresh=True) == "started" for j in jobs)), "jobs never all started"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert [results(db, d.current_version_id) for d in drafts] == [0] * 4
+    time.sleep(app.config["WORKER_HEARTBEAT_INTERVAL"] + app.config["WORKER_HEARTBEAT_GRACE"] + 0.5)
+    run_worker()  # a healthy worker finds all four abandoned and scans each once
+    assert [status(db, d.id) for d in drafts] == ["in_review"] * 4
+    assert [results(db, d.current_version_id) for d in drafts] == [1] * 4
 
 
 def test_a_running_worker_stops_on_sigterm(app, rt):

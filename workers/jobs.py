@@ -10,9 +10,15 @@ log = logging.getLogger(__name__)
 
 
 def scan_version(version_id: int) -> dict:
+    """Scan one version, and with it the companions ScanWorker claimed (if any)."""
     rt = runtime.current()
     engine = rt.job_engine or rt.engines.get()  # either way, checked for a changed word list before this job
-    result = workflow.scan_version(rt.db, version_id, engine)
+    results = workflow.scan_versions(rt.db, [version_id, *rt.job_companions], engine)
+    rt.job_outcomes = {vid: _outcome(vid, result) for vid, result in results.items()}
+    return rt.job_outcomes[version_id]
+
+
+def _outcome(version_id: int, result) -> dict:
     if result is None:
         return {"version_id": version_id, "skipped": "already scanned"}
     return {"version_id": version_id, "flags": result.flag_count, "wordlist_version": result.wordlist_version}

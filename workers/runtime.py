@@ -20,6 +20,8 @@ class Runtime:
         self._redis = None
         self._engines = None
         self.job_engine = None  # the engine ScanWorker fetched for the job it is running
+        self.job_companions: list[int] = []  # versions claimed to be scanned with it (workers/batch.py)
+        self.job_outcomes: dict[int, dict] = {}  # what the job stored, by version
         self._lock = threading.Lock()
 
     @property

@@ -23,6 +23,7 @@ from rq.worker import WorkerStatus
 from review.scanning import WordListError
 from workers import queue as scan_queue
 from workers import runtime as runtime_mod
+from workers.batch import Companions, is_first_try
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class ScanWorker(SimpleWorker):
         self.runtime = runtime
         self._beat_lock = threading.Lock()
         self._job_done = threading.Event()
+        self._companions = Companions()
         s = runtime.settings
         kwargs.setdefault("job_monitoring_interval", s["WORKER_HEARTBEAT_INTERVAL"])
         kwargs.setdefault("maintenance_interval", s["SWEEP_INTERVAL"])
@@ -67,6 +69,9 @@ class ScanWorker(SimpleWorker):
             self.runtime.job_engine = None
             log.error("word lists cannot be loaded: %s", exc)  # the job itself will fail and retry
         self.prepare_execution(job)
+        self._companions = self._claim_companions(job, queue)
+        self.runtime.job_companions = self._companions.version_ids
+        self.runtime.job_outcomes = {}
         self._job_done = threading.Event()
         beat = threading.Thread(target=self._heartbeats, args=(job, self._job_done), daemon=True)
         beat.start()
@@ -76,7 +81,27 @@ class ScanWorker(SimpleWorker):
             self.runtime.job_engine = None
             self._end_heartbeats()
             beat.join()
+            self._settle_companions()
         self.set_state(WorkerStatus.IDLE)
+
+    def _claim_companions(self, job, queue) -> Companions:
+        """Under load, take waiting scans along (workers/batch.py); a retry runs alone."""
+        s = self.runtime.settings
+        if queue.name != s["SCAN_QUEUE"] or not is_first_try(job, s["SCAN_RETRIES"]):
+            return Companions()
+        try:
+            return Companions.claim(self, queue, s["SCAN_BATCH"] - 1, s["SCAN_RETRIES"])
+        except redis.RedisError as exc:
+            log.warning("no companions taken: %s", exc)
+            return Companions()
+
+    def _settle_companions(self):
+        outcomes, self.runtime.job_outcomes, self.runtime.job_companions = self.runtime.job_outcomes, {}, []
+        try:
+            self._companions.settle(outcomes)
+        except redis.RedisError as exc:  # they stay started; RQ's cleanup retries them once their beat expires
+            log.warning("companion jobs not settled: %s", exc)
+        self._companions = Companions()
 
     def _heartbeats(self, job, done: threading.Event):
         """Tell Redis the job is alive while it runs, as a forking worker's parent would."""
@@ -86,6 +111,10 @@ class ScanWorker(SimpleWorker):
                     return
                 try:
                     self.maintain_heartbeats(job)
+                    if self._companions.jobs:
+                        with self.connection.pipeline() as pipe:
+                            self._companions.beat(pipe)
+                            pipe.execute()
                 except redis.RedisError as exc:
                     log.warning("heartbeat failed: %s", exc)
 
