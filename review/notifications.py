@@ -33,37 +33,67 @@ MAX_TEXT = 500
 def notify(session: Session, users, kind: str, text: str, *, draft: Draft | None = None,
            channel: Channel | None = None) -> list[Notification]:
     """Tell these people (duplicates and inactive accounts dropped) and queue the copies."""
-    text = text[:MAX_TEXT]
-    seen, out = set(), []
-    for user in users:
-        if user is None or user.id in seen or not user.active:
-            continue
-        seen.add(user.id)
-        out.append(Notification(user_id=user.id, kind=kind, draft_id=draft.id if draft else None, text=text))
-    session.add_all(out)
-    subject = f"【审发台】{KIND_LABELS.get(kind, kind)}" + (f"：{draft.title}" if draft else "")
-    deliveries = []
-    if seen:
-        for address in session.execute(select(NotificationAddress).where(
-                NotificationAddress.user_id.in_(seen), NotificationAddress.email != "")).scalars():
-            deliveries.append(Delivery(kind="email", target=address.email, subject=subject[:200], payload=text,
+    return Notifier(session).notify(users, kind, text, draft=draft, channel=channel)
+
+
+class Notifier:
+    """Writes notifications in one transaction. A batch (a worker storing many
+    scans) keeps one, so each person's e-mail address and each channel's
+    webhook are looked up once, not once per draft."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self._emails: dict[int, str | None] = {}
+        self._hooks: dict[int, ChannelWebhook | None] = {}
+
+    def notify(self, users, kind: str, text: str, *, draft: Draft | None = None,
+               channel: Channel | None = None) -> list[Notification]:
+        session = self.session
+        text = text[:MAX_TEXT]
+        seen, out = set(), []
+        for user in users:
+            if user is None or user.id in seen or not user.active:
+                continue
+            seen.add(user.id)
+            out.append(Notification(user_id=user.id, kind=kind, draft_id=draft.id if draft else None, text=text))
+        session.add_all(out)
+        subject = f"【审发台】{KIND_LABELS.get(kind, kind)}" + (f"：{draft.title}" if draft else "")
+        deliveries = []
+        for email in self._addresses(seen):
+            deliveries.append(Delivery(kind="email", target=email, subject=subject[:200], payload=text,
                                        channel_id=channel.id if channel else None))
-    hook = session.get(ChannelWebhook, channel.id) if channel else None
-    if hook is not None and (out or kind == "deadline"):
-        body = {
-            "msgtype": "text",
-            "text": {"content": f"{subject}\n{text}"},
-            "event": {"kind": kind, "channel_id": channel.id, "channel": channel.name,
-                      "draft_id": draft.id if draft else None, "title": draft.title if draft else None,
-                      "at": now().isoformat(), "recipients": len(out)},
-        }
-        deliveries.append(Delivery(kind="webhook", target=hook.url, channel_id=channel.id, subject=subject[:200],
-                                   payload=json.dumps(body, ensure_ascii=False, sort_keys=True)))
-    session.add_all(deliveries)
-    session.flush()
-    for d in deliveries:
-        aftercommit.defer(session, "deliver", d.id)
-    return out
+        hook = self._hook(channel) if channel else None
+        if hook is not None and (out or kind == "deadline"):
+            body = {
+                "msgtype": "text",
+                "text": {"content": f"{subject}\n{text}"},
+                "event": {"kind": kind, "channel_id": channel.id, "channel": channel.name,
+                          "draft_id": draft.id if draft else None, "title": draft.title if draft else None,
+                          "at": now().isoformat(), "recipients": len(out)},
+            }
+            deliveries.append(Delivery(kind="webhook", target=hook.url, channel_id=channel.id,
+                                       subject=subject[:200],
+                                       payload=json.dumps(body, ensure_ascii=False, sort_keys=True)))
+        if deliveries:  # their ids are owed after the commit; plain notifications go in with the next flush
+            session.add_all(deliveries)
+            session.flush()
+            for d in deliveries:
+                aftercommit.defer(session, "deliver", d.id)
+        return out
+
+    def _addresses(self, user_ids: set[int]) -> list[str]:
+        missing = [i for i in user_ids if i not in self._emails]
+        if missing:
+            self._emails.update(dict.fromkeys(missing))
+            for address in self.session.execute(select(NotificationAddress).where(
+                    NotificationAddress.user_id.in_(missing), NotificationAddress.email != "")).scalars():
+                self._emails[address.user_id] = address.email
+        return [self._emails[i] for i in sorted(user_ids) if self._emails[i]]
+
+    def _hook(self, channel: Channel) -> ChannelWebhook | None:
+        if channel.id not in self._hooks:
+            self._hooks[channel.id] = self.session.get(ChannelWebhook, channel.id)
+        return self._hooks[channel.id]
 
 
 def unread_sql():

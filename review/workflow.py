@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlparse
 
-from sqlalchemy import exists, insert, select, update
+from sqlalchemy import exists, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
@@ -456,34 +456,65 @@ def record_scans(session: Session, wordlist_version: str, scanned: list[tuple[in
         session.connection().execute(insert(Flag.__table__), rows)  # Core executemany: a dense draft has hundreds of flags
     drafts = {d.id: d for d in session.execute(
         select(Draft).where(Draft.id.in_({v.draft_id for v in versions.values()}))).scalars()}
+    # Each draft still waiting for exactly this version goes to review; one UPDATE for the batch.
+    waiting = {versions[vid].draft_id: vid for vid, _, _ in todo
+               if drafts[versions[vid].draft_id].current_version_id == vid
+               and drafts[versions[vid].draft_id].status in (*AWAITING_SCAN, "scan_failed")}
+    moved = _to_review(session, waiting)
     handover = _Handover(session)
     for vid, hits, _ in todo:
         version = versions[vid]
         draft = drafts[version.draft_id]
-        if draft.current_version_id == version.id and draft.status in (*AWAITING_SCAN, "scan_failed"):
-            _transition(session, draft, {*AWAITING_SCAN, "scan_failed"}, "in_review", version_id=version.id)
-            shown = [h for hs in hits.values() for h in hs if h.confidence != "low"]
-            audit.record(session, "scan.completed", None, draft_id=draft.id, channel_id=draft.channel_id,
-                         version=version.number, wordlist_version=wordlist_version, flags=len(shown),
-                         high=sum(1 for h in shown if h.severity == "high"), scan_ms=results[vid].duration_ms)
-            handover.to_first_step(draft, version.number)
+        if draft.id not in moved:
+            continue  # withdrawn or resubmitted meanwhile: the result is kept, nobody is told
+        shown = [h for hs in hits.values() for h in hs if h.confidence != "low"]
+        audit.record(session, "scan.completed", None, draft_id=draft.id, channel_id=draft.channel_id,
+                     version=version.number, wordlist_version=wordlist_version, flags=len(shown),
+                     high=sum(1 for h in shown if h.severity == "high"), scan_ms=results[vid].duration_ms)
+        handover.to_first_step(draft, version.number)
     session.flush()
     return results
 
 
+def _to_review(session: Session, waiting: dict[int, int]) -> set[int]:
+    """Move drafts (id -> the version just scanned) to in_review if they are
+    still awaiting that version's scan; returns the ids that moved."""
+    if not waiting:
+        return set()
+    at = now()
+    awaiting = [*AWAITING_SCAN, "scan_failed"]
+    stmt = (update(Draft).where(tuple_(Draft.id, Draft.current_version_id).in_(list(waiting.items())),
+                                Draft.status.in_(awaiting))
+            .values(status="in_review", updated_at=at).execution_options(synchronize_session=False))
+    if session.execute(stmt).rowcount == len(waiting):
+        moved = set(waiting)
+    else:  # someone withdrew or resubmitted one meanwhile: ask which moved (only this scan moves them to review)
+        moved = {row.id for row in session.execute(
+            select(Draft.id, Draft.current_version_id).where(Draft.id.in_(list(waiting)), Draft.status == "in_review"))
+            if waiting[row.id] == row.current_version_id}
+    for draft in session.identity_map.values():
+        if isinstance(draft, Draft) and draft.id in moved:
+            set_committed_value(draft, "status", "in_review")
+            set_committed_value(draft, "updated_at", at)
+    return moved
+
+
 class _Handover:
     """Tells each scanned draft's first reviewers; a batch on one channel looks
-    up its chain, reviewers and deputies once."""
+    up its channel, chain, reviewers, deputies, addresses and webhook once."""
 
     def __init__(self, session: Session):
         self.session = session
+        self.notifier = notifications.Notifier(session)
+        self.channels: dict[int, Channel] = {}  # held: the session's identity map only holds weakly
         self.chains = None
         self.direct: dict[tuple, list[User]] = {}
         self.deputies: dict[tuple, list[User]] = {}
 
     def to_first_step(self, draft: Draft, number: int) -> None:
         session = self.session
-        channel = session.get(Channel, draft.channel_id)
+        channel = self.channels.get(draft.channel_id) or session.get(Channel, draft.channel_id)
+        self.channels[channel.id] = channel
         if self.chains is None or channel.id not in self._seen:
             self._load_chain(channel)
         # No decision can exist yet: a version is decided only after its scan is stored.
@@ -500,7 +531,7 @@ class _Handover:
             self.deputies[ids] = delegation.deputies_of(session, reviewers, now())
         deputies = [u for u in self.deputies[ids] if u.id != draft.author_id]
         label = "紧急稿件" if draft.urgent else "稿件"
-        notifications.notify(session, [*reviewers, *deputies], "submitted",
+        self.notifier.notify([*reviewers, *deputies], "submitted",
                              f"{label}《{draft.title}》第{number}版等待您“{first.step.name}”",
                              draft=draft, channel=channel)
 
