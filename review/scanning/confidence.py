@@ -37,13 +37,12 @@ equal to the last bit; tests compare the two over real text.
 """
 from __future__ import annotations
 
-import threading
+import sys
 from collections import deque
 from itertools import repeat
 from math import log
 from operator import and_, getitem, rshift
 
-import jieba
 from jieba import finalseg
 
 # jieba's re_han_default, as a set of characters (the CJK block and a few ASCII ones).
@@ -55,14 +54,18 @@ MEMO_SIZE = 50_000
 _BITS = 23
 MASK = (1 << _BITS) - 1
 SHIFT = 29  # the second probe of the Bloom filter reads other bits of the same hash
+BLOCK_CODES = frozenset(map(ord, BLOCK_CHARS))
+_UTF32 = "utf-32-le" if sys.byteorder == "little" else "utf-32-be"  # memoryview.cast("I") is native
 
 
 def trigram_bitmap(words, bitmap: bytearray | None = None) -> bytearray:
     """Add every two-character word and every trigram inside a longer word to
-    a Bloom filter: bytes ``hash(t) & MASK`` and ``hash(t) >> SHIFT & MASK``.
+    a Bloom filter: bytes ``h & MASK`` and ``h >> SHIFT & MASK`` where ``h`` is
+    the hash of the tuple of the characters' code points.
 
-    Python's string hash is salted per process: a bitmap is only valid in the
-    process that built it (it is never stored).
+    A tuple of ints hashes the same in every process (a str's hash is salted
+    per process), so the filter of a dictionary can be kept in a file
+    (dictionary.base_bitmap).
     """
     if bitmap is None:
         bitmap = bytearray(MASK + 1)
@@ -72,29 +75,17 @@ def trigram_bitmap(words, bitmap: bytearray | None = None) -> bytearray:
             by_length.setdefault(len(word), []).append(word)
     mark = bitmap.__setitem__
     for length, group in by_length.items():
-        # Nested map() keeps the loops in C: jieba's 350,000 words take about 0.2 s.
+        # Nested map() keeps the loops in C.
+        columns = [list(map(ord, map(getitem, group, repeat(i)))) for i in range(length)]
         if length == 2:
-            pieces = [group]
+            pieces = [zip(columns[0], columns[1])]
         else:
-            pieces = [list(map(getitem, group, repeat(slice(i, i + 3)))) for i in range(length - 2)]
+            pieces = [zip(columns[i], columns[i + 1], columns[i + 2]) for i in range(length - 2)]
         for piece in pieces:
             hashes = list(map(hash, piece))
             deque(map(mark, map(and_, hashes, repeat(MASK)), repeat(1)), maxlen=0)
             deque(map(mark, map(and_, map(rshift, hashes, repeat(SHIFT)), repeat(MASK)), repeat(1)), maxlen=0)
     return bitmap
-
-
-_lock = threading.Lock()
-_base_bitmap: tuple[jieba.Tokenizer, bytearray] | None = None
-
-
-def base_bitmap(tokenizer: jieba.Tokenizer) -> bytearray:
-    """The trigram bitmap of the base dictionary, built once per process and never modified."""
-    global _base_bitmap
-    with _lock:
-        if _base_bitmap is None or _base_bitmap[0] is not tokenizer:
-            _base_bitmap = (tokenizer, trigram_bitmap(w for w, f in tokenizer.FREQ.items() if f))
-        return _base_bitmap[1]
 
 
 def route(piece: str, freq: dict, logtotal: float, offset: int = 0) -> list[int]:
@@ -116,42 +107,53 @@ def route_and_ties(piece: str, freq: dict, logtotal: float, offset: int = 0) -> 
     piece that ends where jieba's block ends the arithmetic is jieba's, ties
     included; over a shorter piece a tie may round the other way."""
     n = len(piece)
+    get = freq.get
     best = [0.0] * (n + 1)
-    step = [0] * n
+    step = list(range(1, n + 1))  # the character alone, unless a word is better
     tied = [False] * n
+    alone = log(1) - logtotal  # no word starts here: the character alone, as if its frequency were 1
     for k in range(n - 1, -1, -1):
+        f = get(piece[k])
+        if f is None:
+            best[k] = alone + best[k + 1]
+            continue
         score = None
-        to = k + 1
         i = k + 1
-        close = False
-        f = freq.get(piece[k])
-        while f is not None:  # FREQ holds every prefix of every word (as 0 if not a word)
+        while True:  # FREQ holds every prefix of every word (as 0 if not a word)
             if f:
                 s = log(f) - logtotal + best[i]
-                if score is not None:
-                    close = close or abs(s - score) < TIE
-                if score is None or s >= score:
+                if score is None:
                     score, to = s, i
+                elif s >= score:
+                    if s - score < TIE:
+                        tied[k] = True
+                    score, to = s, i
+                elif score - s < TIE:
+                    tied[k] = True
             if i >= n:
                 break
             i += 1
-            f = freq.get(piece[k:i])
-        if score is None:  # no word starts here: the character alone, as if its frequency were 1
-            score = log(1) - logtotal + best[k + 1]
-        best[k] = score
-        step[k] = to
-        tied[k] = close
+            f = get(piece[k:i])
+            if f is None:
+                break
+        if score is None:
+            best[k] = alone + best[k + 1]
+        else:
+            best[k] = score
+            step[k] = to
     out = [offset]
     x = 0
     any_tie = False
     while x < n:
-        any_tie = any_tie or tied[x]
+        if tied[x]:
+            any_tie = True
         x = step[x]
         out.append(offset + x)
     return out, any_tie
 
 
 SOLO, BLOCK, MIXED = 0, 1, 2
+BLOCKS = 3  # SOLO or BLOCK, not yet known which
 
 
 def _crossing_test(bitmap: bytearray):
@@ -160,17 +162,20 @@ def _crossing_test(bitmap: bytearray):
     mask, shift = MASK, SHIFT
 
     def crossed(tok: str, q: int) -> bool:
-        h = hash(tok[q - 1:q + 1])  # a two-character word, most likely
+        if tok[q - 1] not in block or tok[q] not in block:
+            return False  # a block boundary: jieba cuts there
+        a, b = ord(tok[q - 1]), ord(tok[q])
+        h = hash((a, b))  # a two-character word, most likely
         if bitmap[h & mask] and bitmap[h >> shift & mask]:
-            return tok[q - 1] in block and tok[q] in block  # else a block boundary: jieba cuts there
+            return True
         if q >= 2:
-            h = hash(tok[q - 2:q + 1])
+            h = hash((ord(tok[q - 2]), a, b))
             if bitmap[h & mask] and bitmap[h >> shift & mask]:
-                return tok[q - 1] in block and tok[q] in block
+                return True
         if q + 1 < len(tok):
-            h = hash(tok[q - 1:q + 2])
+            h = hash((a, b, ord(tok[q + 1])))
             if bitmap[h & mask] and bitmap[h >> shift & mask]:
-                return tok[q - 1] in block and tok[q] in block
+                return True
         return False
 
     return crossed
@@ -211,6 +216,12 @@ class Judge:
         self._memo: dict[tuple, str] = {}
         self._routes: dict[str, tuple[int, ...]] = {}  # route boundaries by segment
 
+    def forget(self) -> None:
+        """Empty the memos (benchmarks: the next scan is a first one)."""
+        self._kinds.clear()
+        self._memo.clear()
+        self._routes.clear()
+
     # --- the verdict -------------------------------------------------------
 
     def judge(self, tok: str, start: int, end: int, lo: int = 0, hi: int | None = None) -> str:
@@ -233,7 +244,90 @@ class Judge:
             kind = self._kind(key)
         if cut_start and cut_end and kind == SOLO:
             return "high"  # the common case: a token of its own between two cut points
+        return self._settle(tok, start, end, lo, hi, cut_start, cut_end, kind)
 
+    def verdicts(self, tok: str, matches) -> list:
+        """judge(tok, start, end) of each ``(start, end, key, clean)`` in *matches*
+        where ``tok[start:end] == key`` (*clean* True, or None: not known), else None.
+
+        The same verdicts as judge(), with its common case (a key that is one
+        token on its own, cut points at both ends) worked out inline: the cut
+        tests read code points from one encoding of *tok*.
+        """
+        n = len(tok)
+        if not n:
+            return [None] * len(matches)
+        codes = memoryview(tok.encode(_UTF32, "surrogatepass")).cast("I")
+        bitmap, mask, shift = self._bitmap, MASK, SHIFT
+        block = BLOCK_CODES
+        block_chars = BLOCK_CHARS
+        kinds = self._kinds
+        settle = self._settle
+        out: list = []
+        append = out.append
+        for start, end, key, clean in matches:
+            if not clean and (clean is not None or tok[start:end] != key):
+                append(None)
+                continue
+            kind = kinds.get(key)
+            if kind is None:  # SOLO or BLOCK is only needed where both ends are cut points
+                kind = BLOCKS if block_chars.issuperset(key) else self._kind(key)
+            if kind == MIXED or kind == BLOCK:
+                append(self.judge(tok, start, end))
+                continue
+            # The key is block characters: a position at its edge is crossed
+            # only if the character outside is one too and the filter says so.
+            cut_start = True
+            if start:
+                a = codes[start - 1]
+                if a in block:
+                    b = codes[start]
+                    h = hash((a, b))
+                    if bitmap[h & mask] and bitmap[h >> shift & mask]:
+                        cut_start = False
+                    else:
+                        if start >= 2:
+                            h = hash((codes[start - 2], a, b))
+                            if bitmap[h & mask] and bitmap[h >> shift & mask]:
+                                cut_start = False
+                        if cut_start and start + 1 < n:
+                            h = hash((a, b, codes[start + 1]))
+                            if bitmap[h & mask] and bitmap[h >> shift & mask]:
+                                cut_start = False
+            cut_end = True
+            if end < n:
+                b = codes[end]
+                if b in block:
+                    a = codes[end - 1]
+                    h = hash((a, b))
+                    if bitmap[h & mask] and bitmap[h >> shift & mask]:
+                        cut_end = False
+                    else:
+                        if end >= 2:
+                            h = hash((codes[end - 2], a, b))
+                            if bitmap[h & mask] and bitmap[h >> shift & mask]:
+                                cut_end = False
+                        if cut_end and end + 1 < n:
+                            h = hash((a, b, codes[end + 1]))
+                            if bitmap[h & mask] and bitmap[h >> shift & mask]:
+                                cut_end = False
+            if cut_start and cut_end:
+                if kind == BLOCKS:
+                    kind = self._kind(key)
+                if kind == SOLO:
+                    append("high")
+                else:
+                    append(self.judge(tok, start, end))
+            else:
+                lo = start - REACH if start > REACH else 0
+                hi = end + REACH if end + REACH < n else n
+                append(settle(tok, start, end, lo, hi, cut_start, cut_end, kind))
+        return out
+
+    def _settle(self, tok: str, start: int, end: int, lo: int, hi: int,
+                cut_start: bool, cut_end: bool, kind: int) -> str:
+        """judge() past its common case."""
+        crossed = self._crossed
         left = start
         if not cut_start:
             left -= 1
@@ -391,4 +485,4 @@ class Judge:
         return widen_left, widen_right
 
 
-__all__ = ["BLOCK_CHARS", "Judge", "REACH", "base_bitmap", "route", "route_and_ties", "trigram_bitmap"]
+__all__ = ["BLOCK_CHARS", "Judge", "REACH", "route", "route_and_ties", "trigram_bitmap"]

@@ -12,19 +12,17 @@ into the original text.
 from __future__ import annotations
 
 import bisect
-import logging
 import re
 import threading
-from operator import attrgetter
-from typing import Callable, Iterable, Iterator, NamedTuple
+from operator import attrgetter, itemgetter
+from typing import Callable, Iterable, NamedTuple
 
 import ahocorasick
-import jieba
 
-from review.scanning import detectors, normalize
-from review.scanning.confidence import Judge, base_bitmap, trigram_bitmap
+from review.scanning import detectors, dictionary, normalize
+from review.scanning.confidence import Judge, trigram_bitmap
 from review.scanning.wordlists import (
-    Term, WordLists, fold_key, load_wordlists, wordlist_fingerprint,
+    Term, WordLists, load_wordlists, wordlist_fingerprint,
 )
 
 PII_CATEGORY = "pii"
@@ -60,6 +58,7 @@ class Hit(NamedTuple):
 # --- matching ---------------------------------------------------------------
 
 _HIT_ORDER = attrgetter("start", "end", "term", "category", "rule")
+_LISTED_ORDER = itemgetter(0, 1, 3)  # (term, category, rule)
 
 
 class _Matcher:
@@ -70,30 +69,84 @@ class _Matcher:
     original text.  A key that begins (ends) with a Latin letter or digit
     only matches where the original text does not continue with one before
     (after) it, so ``av`` is not found inside ``have``.
+
+    pyahocorasick finds a node's child by a linear search in the order the
+    children were added, and most characters of a text are looked up at the
+    root: keys are added most frequent first character first (by jieba's
+    frequency of the character as a word), which halves the time of a pass
+    over a text with 50,000 keys.
     """
 
-    def __init__(self, keys: Iterable[str]):
+    def __init__(self, terms: Iterable[str], allow: Iterable[str], weight: Callable[[str], int]):
+        terms, allow = set(terms), set(allow)
         self._automaton = ahocorasick.Automaton()
-        for key in keys:
-            self._automaton.add_word(key, (key, len(key), _is_word(key[0]), _is_word(key[-1])))
+        add = self._automaton.add_word
+        for key in sorted(terms | allow, key=lambda k: (-weight(k[0]), k)):
+            add(key, (key, len(key), _is_word(key[0]), _is_word(key[-1]), key in allow, key in terms))
         self._empty = len(self._automaton) == 0
         if not self._empty:
             self._automaton.make_automaton()
 
-    def find(self, text: str) -> Iterator[tuple[int, int, str]]:
-        """Yield ``(start, end, key)`` spans into the original *text*."""
+    def find(self, text: str) -> tuple[list[tuple[int, int, str, bool | None]], list[tuple[int, int]]]:
+        """``(matches, allowed)``: ``(start, end, key, clean)`` of each term key
+        found and ``(start, end)`` of each allow-list phrase, spans into the
+        original *text*, in the order of their end in the folded text.
+
+        *clean* is True when no noise was dropped inside the match (then the
+        text jieba reads holds the key there), False when some was, None when
+        not known (a text with characters that fold to several).
+        """
+        matches: list = []
+        allowed: list = []
         if self._empty or not text:
-            return
+            return matches, allowed
         folded = normalize.fold(text)
-        span = folded.span
+        mapping = normalize.gaps(folded)
         last = len(text)
-        for end_index, (key, length, latin_head, latin_tail) in self._automaton.iter(folded.text):
-            start, end = span(end_index + 1 - length, end_index + 1)
-            if latin_head and start > 0 and normalize.is_word_char(text[start - 1]):
+        is_word_char = normalize.is_word_char
+        if mapping is None:
+            span = folded.span
+            for end_index, (key, length, latin_head, latin_tail, is_allow, is_term) in self._automaton.iter(folded.text):
+                start, end = span(end_index + 1 - length, end_index + 1)
+                if latin_head and start > 0 and is_word_char(text[start - 1]):
+                    continue
+                if latin_tail and end < last and is_word_char(text[end]):
+                    continue
+                if is_allow:
+                    allowed.append((start, end))
+                if is_term:
+                    matches.append((start, end, key, None))
+            return matches, allowed
+
+        positions, shifts, plain = mapping
+        append = matches.append
+        k = 0            # the last gap at or before the match's end
+        following = positions[1]
+        shift = 0
+        for e, (key, length, latin_head, latin_tail, is_allow, is_term) in self._automaton.iter(folded.text):
+            if e >= following:
+                k += 1
+                while positions[k + 1] <= e:
+                    k += 1
+                following = positions[k + 1]
+                shift = shifts[k]
+            s = e + 1 - length
+            end = e + 1 + shift
+            if positions[k] <= s:
+                start = s + shift
+                clean = True if plain else None
+            else:  # noise dropped inside the match (or a character that folds to several)
+                start = s + shifts[bisect.bisect_right(positions, s) - 1]
+                clean = False if plain else None  # None: not known
+            if latin_head and start > 0 and is_word_char(text[start - 1]):
                 continue
-            if latin_tail and end < last and normalize.is_word_char(text[end]):
+            if latin_tail and end < last and is_word_char(text[end]):
                 continue
-            yield start, end, key
+            if is_allow:
+                allowed.append((start, end))
+            if is_term:
+                append((start, end, key, clean))
+        return matches, allowed
 
 
 def _is_word(ch: str) -> bool:
@@ -102,56 +155,19 @@ def _is_word(ch: str) -> bool:
 
 # --- jieba confidence -------------------------------------------------------
 
-_base_lock = threading.Lock()
-_base_tokenizer: jieba.Tokenizer | None = None
-
-
-def _base() -> jieba.Tokenizer:
-    """jieba's default dictionary, loaded once per process (~0.7 s) and never modified."""
-    global _base_tokenizer
-    with _base_lock:
-        if _base_tokenizer is None:
-            logger = logging.getLogger("jieba")
-            level = logger.level
-            logger.setLevel(logging.WARNING)  # silence "Building prefix dict..." on stderr
-            try:
-                tokenizer = jieba.Tokenizer()
-                tokenizer.initialize()
-            finally:
-                logger.setLevel(level)
-            _base_tokenizer = tokenizer
-        return _base_tokenizer
+_base = dictionary.base  # jieba's default dictionary, once per process
+_private_tokenizer = dictionary.private_tokenizer  # the engine's dictionary as a jieba tokenizer (tests)
 
 
 def preload() -> None:
     """Load now what every engine in this process shares (about a second, once).
 
-    jieba's dictionary, the trigram index of it (confidence.base_bitmap) and
-    the folding tables; otherwise the first engine built loads them.
+    jieba's dictionary, the cut-point filter of it (from its cache file, see
+    review.scanning.dictionary) and the folding tables; otherwise the first
+    engine built loads them.
     """
-    base_bitmap(_base())
+    dictionary.base_bitmap(dictionary.base())
     normalize.warm_up()
-
-
-def _private_tokenizer(terms: Iterable[str]) -> jieba.Tokenizer:
-    """A tokenizer with its own copy of the base dictionary plus *terms*.
-
-    The copy (~15 ms) keeps the global ``jieba`` dictionary and other
-    engines untouched.  Each term gets the larger of its dictionary frequency
-    and jieba's ``suggest_freq`` — just enough to make the term one token
-    when it stands on its own — so that in context jieba still prefers a
-    better segmentation: 大/麻烦 stays 大/麻烦, and 大麻 is then a low
-    confidence match.
-    """
-    base = _base()
-    tokenizer = jieba.Tokenizer()
-    tokenizer.FREQ = dict(base.FREQ)
-    tokenizer.total = base.total
-    tokenizer.initialized = True
-    for term in sorted(set(terms)):  # sorted: suggest_freq depends on earlier additions
-        freq = max(base.FREQ.get(term) or 0, tokenizer.suggest_freq(term, tune=False))
-        tokenizer.add_word(term, freq=max(freq, 1))
-    return tokenizer
 
 
 def _window(text: str, start: int, end: int) -> tuple[int, int]:
@@ -175,16 +191,22 @@ class ScanEngine:
         self.version = wordlists.version
         # folded key -> (term, category, severity, rule) of each listed term it stands for
         self._terms: dict[str, list[tuple[str, str, str, str]]] = {}
-        for term in wordlists.terms:
-            self._terms.setdefault(fold_key(term.term), []).append(
-                (term.term, term.category, term.severity, f"wordlist:{term.category}"))
-        for listed in self._terms.values():
-            listed.sort(key=lambda t: (t[0], t[1], t[3]))  # the order hits are reported in
-        self._allow = frozenset(fold_key(p) for p in wordlists.allow)
-        self._matcher = _Matcher(self._terms.keys() | self._allow)
-        tokenizer = _private_tokenizer(self._terms)  # jieba reads folded text
-        bitmap = trigram_bitmap(self._terms, bytearray(base_bitmap(_base())))
-        self._judge = Judge(tokenizer.FREQ, tokenizer.total, bitmap)
+        terms = wordlists.terms
+        for term, key in zip(terms, normalize.fold_terms([t.term for t in terms])):
+            listed = self._terms.get(key)
+            entry = (term.term, term.category, term.severity, "wordlist:" + term.category)
+            if listed is None:
+                self._terms[key] = [entry]
+            else:
+                listed.append(entry)
+                listed.sort(key=_LISTED_ORDER)  # the order hits are reported in
+        self._allow = frozenset(normalize.fold_terms(wordlists.allow))
+        base = dictionary.base()
+        base_freq = base.FREQ
+        self._matcher = _Matcher(self._terms, self._allow, lambda ch: base_freq.get(ch) or 0)
+        freq, total = dictionary.add_terms(self._terms)  # jieba reads folded text
+        bitmap = trigram_bitmap(self._terms, bytearray(dictionary.base_bitmap(base)))
+        self._judge = Judge(freq, total, bitmap)
 
     def scan(self, text: str, include_low: bool = False) -> list[Hit]:
         """Every finding in *text*, sorted by (start, end, term).
@@ -193,32 +215,23 @@ class ScanEngine:
         """
         if not isinstance(text, str):
             raise TypeError(f"scan() needs str, not {type(text).__name__}")
-        allowed: list[tuple[int, int]] = []
-        matches: list[tuple[int, int, str]] = []
-        allow, terms = self._allow, self._terms
-        for match in self._matcher.find(text):
-            key = match[2]
-            if key in allow:
-                allowed.append(match[:2])
-            if key in terms:
-                matches.append(match)
+        matches, allowed = self._matcher.find(text)
         suppressed = _Suppressor(allowed)
+        if allowed:
+            matches = [m for m in matches if not suppressed(m[0], m[1])]
 
         full_width = _FULL_WIDTH.search(text) is not None
         tok = normalize.token_text(text) if matches or full_width else text
-        judge = self._judge.judge
+        terms = self._terms
         hits: list[Hit] = []
         append = hits.append
         new = tuple.__new__
         matches.sort()  # the order hits are reported in: then no sort of the hits themselves
+        verdicts = self._judge.verdicts(tok, matches)
         shared_span = False  # two keys over one span: only then may key order differ from term order
         previous_start = previous_end = -1
-        for start, end, key in matches:
-            if allowed and suppressed(start, end):
-                continue
-            if tok[start:end] == key:
-                confidence = judge(tok, start, end)
-            else:
+        for (start, end, key, _), confidence in zip(matches, verdicts):
+            if confidence is None:
                 confidence = self._disguised_confidence(text, tok, start, end, key)
             if confidence == "low" and not include_low:
                 continue
@@ -241,6 +254,10 @@ class ScanEngine:
         if pii or shared_span:
             hits.sort(key=_HIT_ORDER)
         return hits
+
+    def forget_memos(self) -> None:
+        """Forget what earlier scans taught the engine (benchmarks: the next scan runs cold)."""
+        self._judge.forget()
 
     def _disguised_confidence(self, text: str, tok: str, start: int, end: int, key: str) -> str:
         """Judge a disguised match (noise inside it) on its clause with the noise taken out.

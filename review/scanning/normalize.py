@@ -23,6 +23,7 @@ import bisect
 import re
 import unicodedata
 from functools import lru_cache
+from itertools import accumulate
 
 MAX_GAP = 3
 BARRIER = "\x00"  # never part of a folded term
@@ -175,6 +176,63 @@ class Folded:
 
 
 _LONG_RUN_HEAD = re.compile(f"(?<!{BARRIER}){BARRIER}(?={BARRIER}{{{MAX_GAP}}})")
+
+
+def gaps(folded: Folded) -> tuple[list[int], list[int], bool] | None:
+    """The way back to original offsets as a few breakpoints, for mapping many
+    folded offsets at once (Folded.span maps one).
+
+    ``(positions, shifts, plain)``: ``positions`` starts with -1 and ends with
+    a sentinel past the text; in between, ascending, the folded indexes where
+    the offset shift changes (after each dropped character; at and after
+    each character that folds to several); equal positions may repeat. The original offset of folded index i
+    is ``i + shifts[k]``, k the last index with ``positions[k] <= i``.
+    *plain*: no character folds to several, so a folded span with no
+    breakpoint after its first character is the original span, one for one.
+    None for a Folded built without the dense form.
+    """
+    if folded._dense is None:
+        return None
+    # One breakpoint per dropped character (a run gives several at one
+    # position, the last of which counts): str.split and C loops only.
+    pieces = folded._dense.split(BARRIER)
+    positions = [-1, *accumulate(map(len, pieces[:-1]))]
+    shifts = list(range(len(pieces)))
+    if folded._expansions is None:
+        positions.append(len(folded.text) + 1)
+        shifts.append(shifts[-1])
+        return positions, shifts, True
+    # Kept index -> folded index: the expansions before it add len - 1 each.
+    out_p, out_s = [-1], [0]
+    g = 1
+    extra = 0
+    exp_f, exp_k, exp_n = folded._expansions
+    for f, k, n in zip(exp_f, exp_k, exp_n):
+        while g < len(positions) and positions[g] <= k:
+            out_p.append(positions[g] + extra)
+            out_s.append(shifts[g] - extra)
+            g += 1
+        at_k = shifts[g - 1]  # dropped noise before kept index k
+        for t in range(n):  # every character of the expansion maps back to k
+            out_p.append(f + t)
+            out_s.append(k + at_k - f - t)
+        extra += n - 1
+        after = at_k
+        h = g
+        while h < len(positions) and positions[h] == k + 1:
+            after = shifts[h]
+            h += 1
+        out_p.append(f + n)
+        out_s.append(after - extra)
+    while g < len(positions):
+        out_p.append(positions[g] + extra)
+        out_s.append(shifts[g] - extra)
+        g += 1
+    out_p.append(len(folded.text) + 1)
+    out_s.append(out_s[-1])
+    return out_p, out_s, False
+
+
 _KEPT_BARRIER = "\x01"  # after translation no control character is left, so this one is free
 
 
@@ -258,6 +316,27 @@ def fold_term(term: str) -> str:
     return translated.replace(BARRIER, "")
 
 
+@lru_cache(maxsize=1)
+def _terms_table() -> list:
+    """The match table with "\n" kept: fold_terms() folds many terms joined by it."""
+    table = list(_tables()[0])
+    table[10] = "\n"
+    return table
+
+
+def fold_terms(terms) -> list[str]:
+    """[fold_term(t) for t in terms], in a few passes over all of them at once."""
+    terms = list(terms)
+    if not terms:
+        return []
+    joined = "\n".join(terms)
+    translated = joined.translate(_terms_table())
+    parts = translated.replace(BARRIER, "").split("\n")
+    if len(parts) != len(terms) or _HARD.search(translated):
+        return [fold_term(t) for t in terms]  # a term with "\n" in it, or one for the slow path
+    return parts
+
+
 def token_text(text: str) -> str:
     """*text* folded one character for one, noise kept: what jieba is given.
 
@@ -273,4 +352,5 @@ def is_word_char(ch: str) -> bool:
                              or ("\u00c0" <= folded <= "\u024f" and folded.isalpha()))
 
 
-__all__ = ["BARRIER", "Folded", "MAX_GAP", "fold", "fold_term", "is_word_char", "token_text", "warm_up"]
+__all__ = ["BARRIER", "Folded", "MAX_GAP", "fold", "fold_term", "fold_terms", "gaps", "is_word_char", "token_text",
+           "warm_up"]

@@ -15,10 +15,11 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 from typing import Iterable
 
-from review.scanning.normalize import fold_term
+from review.scanning.normalize import fold_term, fold_terms
 
 SEVERITIES = ("high", "medium", "low")
 DEFAULT_SEVERITY = "medium"
@@ -76,18 +77,21 @@ def load_wordlists(directory, extra_terms: Iterable[Term] = ()) -> WordLists:
     merged: dict[tuple[str, str], Term] = {}
     allow: dict[str, str] = {}
     for path in paths:
-        severity, entries = _parse_file(path)
+        severity, entries, keys = _parse_file(path)
         if path.name == ALLOW_FILE:
-            for phrase in entries:
-                key = fold_key(phrase)
+            for phrase, key in zip(entries, keys):
                 allow[key] = min(allow.get(key, phrase), phrase)
             continue
-        for text in entries:
-            _merge(merged, Term(text, path.stem, severity))
-    for term in extra_terms:
-        _merge(merged, _check_extra(term))
+        category = path.stem
+        for text, key in zip(entries, keys):
+            _merge(merged, (key, category), text, category, severity)
+    extra = list(extra_terms)
+    texts = [t.term.strip() if isinstance(t, Term) and isinstance(t.term, str) else "" for t in extra]
+    for term, key in zip(extra, fold_terms(texts)):  # checked in order: the first bad term is reported
+        text = _check_extra(term, key)
+        _merge(merged, (key, term.category), text, term.category, term.severity)
 
-    terms = tuple(sorted(merged.values(), key=lambda t: (t.category, t.term, t.severity)))
+    terms = tuple(sorted(merged.values(), key=_TERM_ORDER))
     phrases = tuple(sorted(allow.values()))
     return WordLists(terms=terms, allow=phrases, version=_version(terms, phrases))
 
@@ -120,20 +124,30 @@ def _list_files(root: Path) -> list[Path]:
     )
 
 
-def _parse_file(path: Path) -> tuple[str, list[str]]:
-    """Return (severity, entries) of one list file."""
+def _parse_file(path: Path) -> tuple[str, list[str], list[str]]:
+    """Return (severity, entries, their folded keys) of one list file."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise WordListError(f"{path.name}: cannot read ({exc.strerror or exc}) / 无法读取") from None
-    severity, entries = parse_lines(data, path.name)
-    return severity or DEFAULT_SEVERITY, [term for _, term in entries]
+    severity, entries, keys = _parse(data, path.name)
+    return severity or DEFAULT_SEVERITY, [term for _, term in entries], keys
 
 
 def parse_lines(data: bytes, name: str) -> tuple[str | None, list[tuple[int, str]]]:
     """Parse list-file bytes: (the severity directive or None, [(line number, term)]).
 
     Raises :class:`WordListError` naming *name* and the line.
+    """
+    severity, entries, _ = _parse(data, name)
+    return severity, entries
+
+
+def _parse(data: bytes, name: str) -> tuple[str | None, list[tuple[int, str]], list[str]]:
+    """parse_lines(), and the folded key of each entry.
+
+    Terms are folded all at once (normalize.fold_terms); the first error in
+    line order is the one raised, as if each line were checked in turn.
     """
     try:
         # utf-8-sig: Windows Notepad writes a BOM, which must not become part of a term.
@@ -149,38 +163,49 @@ def parse_lines(data: bytes, name: str) -> tuple[str | None, list[tuple[int, str
     # also breaks on \x0b, \u2028 and friends).
     for number, raw in enumerate(text.split("\n"), start=1):
         line = raw.strip()
-        directive = _DIRECTIVE.match(line)
-        if directive:
-            value = directive.group(1).lower()
-            if value not in SEVERITIES:
-                raise WordListError(
-                    f"{name}:{number}: unknown severity {directive.group(1)!r}, "
-                    f"expected high, medium or low / 未知的严重程度"
-                )
-            if entries or severity is not None:
-                raise WordListError(
-                    f"{name}:{number}: the severity directive must come once, "
-                    f"before the first term / 严重程度声明须位于首个词条之前且只能出现一次"
-                )
-            severity = value
-            continue
-        term = line.split("#", 1)[0].strip()
-        if term and not fold_term(term):
-            raise WordListError(
-                f"{name}:{number}: {term!r} has no letter, digit or ideograph / 词条不含任何文字"
-            )
-        if term and term not in seen:
-            seen.add(term)
-            entries.append((number, term))
-    return severity, entries
+        if "#" in line:
+            directive = _DIRECTIVE.match(line)
+            if directive:
+                value = directive.group(1).lower()
+                if value not in SEVERITIES:
+                    _check_folds(entries, name)  # a term above without letters is the first error
+                    raise WordListError(
+                        f"{name}:{number}: unknown severity {directive.group(1)!r}, "
+                        f"expected high, medium or low / 未知的严重程度"
+                    )
+                if entries or severity is not None:
+                    _check_folds(entries, name)
+                    raise WordListError(
+                        f"{name}:{number}: the severity directive must come once, "
+                        f"before the first term / 严重程度声明须位于首个词条之前且只能出现一次"
+                    )
+                severity = value
+                continue
+            line = line.split("#", 1)[0].strip()
+        if line and line not in seen:
+            seen.add(line)
+            entries.append((number, line))
+    return severity, entries, _check_folds(entries, name)
 
 
-def _check_extra(term) -> Term:
-    """Validate a database term the same way a file term is validated."""
+def _check_folds(entries: list[tuple[int, str]], name: str) -> list[str]:
+    """The folded keys of *entries*; raises for the first term with no letter, digit or ideograph."""
+    keys = fold_terms([term for _, term in entries])
+    if not all(keys):
+        number, term = entries[keys.index("")]
+        raise WordListError(
+            f"{name}:{number}: {term!r} has no letter, digit or ideograph / 词条不含任何文字"
+        )
+    return keys
+
+
+def _check_extra(term, key: str) -> str:
+    """Validate a database term the same way a file term is validated; its
+    text, stripped. *key* is the folded text."""
     if not isinstance(term, Term):
         raise WordListError(f"database term {term!r}: not a Term / 数据库词条格式错误")
     text = term.term.strip() if isinstance(term.term, str) else ""
-    if not text or "#" in text or not fold_term(text):
+    if not text or "#" in text or not key:
         raise WordListError(f"database term {term.term!r}: empty or contains '#' / 数据库词条无效")
     if term.severity not in SEVERITIES:
         raise WordListError(
@@ -188,32 +213,37 @@ def _check_extra(term) -> Term:
         )
     if not term.category or not isinstance(term.category, str):
         raise WordListError(f"database term {term.term!r}: no category / 缺少类别")
-    return Term(text, term.category, term.severity)
+    return text
 
 
-def _merge(merged: dict[tuple[str, str], Term], term: Term) -> None:
-    """Add *term*; a duplicate keeps the smallest spelling and the highest severity.
+def _merge(merged: dict[tuple[str, str], Term], key: tuple[str, str], text: str, category: str,
+           severity: str) -> None:
+    """Add a term under *key* (folded term, category); a duplicate keeps the
+    smallest spelling and the highest severity.
 
     Both choices are independent of the order terms arrive in, so the version
     does not depend on file or database order.
     """
-    key = (fold_key(term.term), term.category)
     old = merged.get(key)
     if old is None:
-        merged[key] = term
+        merged[key] = Term(text, category, severity)
         return
-    severity = min(old.severity, term.severity, key=_SEVERITY_RANK.__getitem__)
-    merged[key] = Term(min(old.term, term.term), term.category, severity)
+    severity = min(old.severity, severity, key=_SEVERITY_RANK.__getitem__)
+    merged[key] = Term(min(old.term, text), category, severity)
 
 
 def _version(terms: tuple[Term, ...], allow: tuple[str, ...]) -> str:
     """sha256 of a canonical JSON form: sorted, UTF-8, no whitespace."""
     payload = {
-        "terms": sorted([t.term, t.category, t.severity] for t in terms),
+        "terms": sorted(map(_TERM_FIELDS, terms)),  # tuples: the same JSON arrays as lists
         "allow": sorted(allow),
     }
     blob = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+_TERM_ORDER = attrgetter("category", "term", "severity")
+_TERM_FIELDS = attrgetter("term", "category", "severity")
 
 
 __all__ = [

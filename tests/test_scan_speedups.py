@@ -1,0 +1,144 @@
+"""The scan engine's shortcuts agree with the plain ways they replace:
+bulk folding, offsets mapped back by breakpoints, jieba's frequencies for
+added terms, the inline cut tests, and the dictionary cache on disk."""
+from __future__ import annotations
+
+import random
+from bisect import bisect_right
+
+import jieba
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from review.scanning import dictionary, normalize
+from review.scanning.confidence import Judge, trigram_bitmap
+
+PIECES = list("中国人民大麻家的了是在ab1Z，。 *\u200b\tⅡ⑵⑩Ａ１①İ") + ["    ", "\U0001F600", "\r\n", "\x00"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(PIECES), max_size=8).map("".join), max_size=12))
+def test_fold_terms_is_fold_term_of_each(terms):
+    assert normalize.fold_terms(terms) == [normalize.fold_term(t) for t in terms]
+
+
+def test_fold_terms_with_a_newline_inside_a_term():
+    terms = ["大\n麻", "冰毒"]
+    assert normalize.fold_terms(terms) == [normalize.fold_term(t) for t in terms]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=20).map("".join))
+def test_breakpoints_map_every_span_as_folded_span_does(text):
+    folded = normalize.fold(text)
+    positions, shifts, plain = normalize.gaps(folded)
+    assert positions == sorted(positions) and positions[0] == -1 and positions[-1] > len(folded.text)
+    n = len(folded.text)
+    for i in range(n):
+        for j in range(i, n):
+            mapped = (i + shifts[bisect_right(positions, i) - 1], j + 1 + shifts[bisect_right(positions, j) - 1])
+            assert mapped == folded.span(i, j + 1)
+            if plain and positions[bisect_right(positions, j) - 1] <= i and normalize.BARRIER not in folded.text[i:j + 1]:
+                # no breakpoint inside: what jieba reads there is the folded text (a key never holds a barrier)
+                assert normalize.token_text(text)[mapped[0]:mapped[1]] == folded.text[i:j + 1]
+
+
+def _jieba_reference(terms):
+    """What the engine did before: a jieba.Tokenizer, suggest_freq and add_word term by term."""
+    base = dictionary.base()
+    tokenizer = jieba.Tokenizer()
+    tokenizer.FREQ = dict(base.FREQ)
+    tokenizer.total = base.total
+    tokenizer.initialized = True
+    for term in sorted(set(terms)):
+        freq = max(base.FREQ.get(term) or 0, tokenizer.suggest_freq(term, tune=False))
+        tokenizer.add_word(term, freq=max(freq, 1))
+    return tokenizer.FREQ, tokenizer.total
+
+
+def test_added_terms_get_jiebas_frequencies():
+    rnd = random.Random(7)
+    chars = list("中国人民大麻家的了是在烦哈鱼abcxyz019") + ["ア", "가", "é", "Ω", " "]
+    terms = {"".join(rnd.choice(chars) for _ in range(rnd.randrange(1, 6))) for _ in range(1500)}
+    terms |= {"大麻", "麻烦", "ab", "a1", "中国人民", "家家"}
+    freq, total = dictionary.add_terms(terms)
+    ref_freq, ref_total = _jieba_reference(terms)
+    assert total == ref_total
+    assert freq == ref_freq
+
+
+def test_inline_cut_tests_give_judges_verdicts():
+    """verdicts() (the scan's batch path) and judge() (one match at a time) agree."""
+    terms = ["大麻", "麻烦", "中国", "人民", "国人", "家", "的", "新年", "快乐", "ab"]
+    freq, total = dictionary.add_terms(terms)
+    judge = Judge(freq, total, trigram_bitmap(terms, bytearray(dictionary.base_bitmap())))
+    rnd = random.Random(3)
+    alphabet = list("中国人民大麻烦家的新年快乐我们，。ab1 ")
+    for _ in range(300):
+        tok = "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(1, 40)))
+        matches = sorted((i, i + len(t), t, True) for t in terms for i in range(len(tok)) if tok.startswith(t, i))
+        fresh = Judge(freq, total, judge._bitmap)
+        assert judge.verdicts(tok, matches) == [fresh.judge(tok, s, e) for s, e, _, _ in matches]
+
+
+# --- the dictionary cache ---------------------------------------------------
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv(dictionary.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(dictionary, "_bitmap", None)
+    return tmp_path
+
+
+def test_the_cut_point_filter_is_built_once_then_read_back(cache_dir, monkeypatch):
+    built = dictionary.base_bitmap()
+    assert dictionary.last_load()["bitmap"] == "built+saved"
+    (path,) = cache_dir.glob("dict-facts-*.bin")
+    monkeypatch.setattr(dictionary, "_bitmap", None)
+    assert dictionary.base_bitmap() == built
+    assert dictionary.last_load()["bitmap"] == "cache"
+    base = dictionary.base()
+    assert built == bytes(trigram_bitmap(w for w, f in base.FREQ.items() if f))
+
+
+def test_a_damaged_or_foreign_cache_file_is_not_used(cache_dir, monkeypatch):
+    built = dictionary.base_bitmap()
+    (path,) = cache_dir.glob("dict-facts-*.bin")
+    key = dictionary.dictionary_key(dictionary.base())
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 1  # one bit of the payload
+    path.write_bytes(bytes(data))
+    assert dictionary._read(path, key) is None
+    path.write_bytes(b"0" * 64 + path.read_bytes()[64:])  # another dictionary's key
+    assert dictionary._read(path, key) is None
+    path.write_bytes(path.read_bytes()[:1000])  # cut short
+    assert dictionary._read(path, key) is None
+    monkeypatch.setattr(dictionary, "_bitmap", None)
+    assert dictionary.base_bitmap() == built
+    assert dictionary.last_load()["bitmap"] == "built+saved"  # rebuilt, and the file replaced
+    assert dictionary._read(path, key) == built
+
+
+def test_the_key_follows_the_dictionary(tmp_path):
+    base = dictionary.base()
+    other = jieba.Tokenizer()
+    other.FREQ = dict(base.FREQ)
+    other.total = base.total + 1  # what jieba loaded differs
+    other.get_dict_file = base.get_dict_file
+    assert dictionary.dictionary_key(other) != dictionary.dictionary_key(base)
+    custom = tmp_path / "dict.txt"
+    custom.write_text("中国 10 ns\n", encoding="utf-8")
+    other = jieba.Tokenizer(str(custom))
+    other.FREQ, other.total = dict(base.FREQ), base.total
+    assert dictionary.dictionary_key(other) != dictionary.dictionary_key(base)
+
+
+def test_an_unwritable_cache_directory_only_costs_time(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv(dictionary.CACHE_ENV, str(blocker / "sub"))
+    monkeypatch.setattr(dictionary, "_bitmap", None)
+    bitmap = dictionary.base_bitmap()
+    assert dictionary.last_load()["bitmap"] == "built"
+    assert len(bitmap) == len(trigram_bitmap([]))
