@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import sys
 from collections import deque
-from itertools import repeat
+from itertools import groupby, repeat
 from math import log
 from operator import and_, getitem, rshift
 
@@ -69,12 +69,11 @@ def trigram_bitmap(words, bitmap: bytearray | None = None) -> bytearray:
     """
     if bitmap is None:
         bitmap = bytearray(MASK + 1)
-    by_length: dict[int, list[str]] = {}
-    for word in words:
-        if len(word) >= 2:
-            by_length.setdefault(len(word), []).append(word)
     mark = bitmap.__setitem__
-    for length, group in by_length.items():
+    for length, grouped in groupby(sorted(words, key=len), key=len):
+        if length < 2:
+            continue
+        group = list(grouped)
         # Nested map() keeps the loops in C.
         columns = [list(map(ord, map(getitem, group, repeat(i)))) for i in range(length)]
         if length == 2:

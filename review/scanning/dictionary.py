@@ -219,22 +219,52 @@ def add_terms(terms) -> tuple[dict, int]:
 
 
 def _segments(piece: str, freq: dict, logtotal: float) -> list[str]:
-    """jieba's ``cut(piece, HMM=False)`` for a piece of block characters."""
+    """jieba's ``cut(piece, HMM=False)`` for a piece of block characters:
+    confidence.route() without the ties, then single letters and digits joined."""
     n = len(piece)
     if n == 1:
         return [piece]
-    steps = confidence.route(piece, freq, logtotal)
+    get = freq.get
+    best = [0.0] * (n + 1)
+    step = list(range(1, n + 1))
+    alone = log(1) - logtotal
+    for k in range(n - 1, -1, -1):
+        f = get(piece[k])
+        if f is None:
+            best[k] = alone + best[k + 1]
+            continue
+        score = None
+        i = k + 1
+        while True:
+            if f:
+                s = log(f) - logtotal + best[i]
+                if score is None or s >= score:
+                    score, to = s, i
+            if i >= n:
+                break
+            i += 1
+            f = get(piece[k:i])
+            if f is None:
+                break
+        if score is None:
+            best[k] = alone + best[k + 1]
+        else:
+            best[k] = score
+            step[k] = to
     out: list[str] = []
     buf = ""
-    for x, y in zip(steps, steps[1:]):
+    x = 0
+    while x < n:
+        y = step[x]
         word = piece[x:y]
         if y - x == 1 and word in _ENG:
             buf += word
-            continue
-        if buf:
-            out.append(buf)
-            buf = ""
-        out.append(word)
+        else:
+            if buf:
+                out.append(buf)
+                buf = ""
+            out.append(word)
+        x = y
     if buf:
         out.append(buf)
     return out

@@ -79,10 +79,14 @@ class _Matcher:
 
     def __init__(self, terms: Iterable[str], allow: Iterable[str], weight: Callable[[str], int]):
         terms, allow = set(terms), set(allow)
+        keys = terms | allow
+        edges = {k[0] for k in keys} | {k[-1] for k in keys}
+        latin = {ch: _is_word(ch) for ch in edges}
+        rank = {ch: -weight(ch) for ch in edges}
         self._automaton = ahocorasick.Automaton()
         add = self._automaton.add_word
-        for key in sorted(terms | allow, key=lambda k: (-weight(k[0]), k)):
-            add(key, (key, len(key), _is_word(key[0]), _is_word(key[-1]), key in allow, key in terms))
+        for _, key in sorted([(rank[k[0]], k) for k in keys]):
+            add(key, (key, len(key), latin[key[0]], latin[key[-1]], key in allow, key in terms))
         self._empty = len(self._automaton) == 0
         if not self._empty:
             self._automaton.make_automaton()
