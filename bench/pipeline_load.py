@@ -67,6 +67,46 @@ def wait_in_review(db, ids: list[int], timeout: float = 600) -> float:
     raise SystemExit(f"{waiting} drafts still not in review after {timeout} s")
 
 
+def roles(procs: list, postgres: bool) -> dict[str, list[int]]:
+    """Process ids by role: the web (gunicorn and its workers), the scan
+    workers, and the local PostgreSQL and Redis servers (where /proc shows them)."""
+    def tree(pid):
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            return [pid]
+        return [pid, *(c for child in children for c in tree(int(child)))]
+
+    def named(name):
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if (entry / "comm").read_text().strip().startswith(name):
+                        found.append(int(entry.name))
+                except OSError:
+                    pass
+        return found
+
+    found = {"web": tree(procs[0].pid), "workers": [p for w in procs[1:] for p in tree(w.pid)],
+             "redis": named("redis-server")}
+    if postgres:
+        found["postgres"] = named("postgres")
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes so far (0 where /proc cannot tell)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.0
+
+
 def wait_for_workers(rt, queue_name: str, count: int, timeout: float = 120) -> None:
     """Start the clock only when every worker has loaded jieba and the lists
     and is listening: a worker's start-up is not part of a draft's cost."""
@@ -147,6 +187,7 @@ def main():
                 with lock:
                     ids.append(draft_id)
 
+        cpu_before = {name: cpu_seconds(pids) for name, pids in roles(procs, bool(args.database_url)).items()}
         started = time.perf_counter()
         threads = [threading.Thread(target=client_loop, args=(n,)) for n in range(args.clients)]
         for t in threads:
@@ -156,6 +197,8 @@ def main():
         submitted = time.perf_counter()
         done = wait_in_review(rt.db, ids)
         rate = len(ids) / (done - started)
+        cpu_per_draft = {name: (cpu_seconds(pids) - cpu_before[name]) / len(ids) * 1000
+                         for name, pids in roles(procs, bool(args.database_url)).items()}
 
         # the baseline: the bare engine on one core over the same drafts
         engine = rt.engines.get()
@@ -195,6 +238,8 @@ def main():
     print(f"database {rt.db.engine.dialect.name}; {args.workers} workers; gunicorn 2x8 threads; 2 cores")
     print(f"throughput: {len(ids)} drafts of 5,000 chars by {args.clients} clients in {done - started:.1f} s "
           f"(submitting took {submitted - started:.1f} s): {rate:.1f} drafts/s")
+    if any(cpu_per_draft.values()):
+        print("CPU per draft in phase 1: " + ", ".join(f"{name} {ms:.1f} ms" for name, ms in cpu_per_draft.items()))
     print(f"bare engine on one core, same drafts: {bare_rate:.1f} drafts/s; ratio {rate / bare_rate:.2f} (target >= 0.3)")
     print(f"latency at {args.rate:g} drafts/s for {args.seconds:g} s ({count} drafts): submit -> flags visible "
           f"p50 {ms(percentile(latencies, .5))}, p95 {ms(percentile(latencies, .95))}, max {ms(max(latencies))} "

@@ -1,5 +1,6 @@
 """The queue and the worker: idempotent jobs, retries ending in scan_failed,
-the sweep after lost jobs, and a worker killed in the middle of a job."""
+the sweep after lost jobs, waiting scans stored together (workers/batch.py),
+and a worker killed in the middle of a job and the jobs it took along."""
 from __future__ import annotations
 
 import json
@@ -100,31 +101,6 @@ def _wait(predicate, timeout=30.0):
     return False
 
 
-def test_worker_killed_mid_job_is_recovered(app, rt, make, run_worker, db):
-    editor, leader, channel, *_ = make.team()
-    draft, version = make.submit(editor, channel, body="请勿参与刷单。")
-    enqueue_scan(rt, version.id)
-    keys = ("DATABASE_URL", "REDIS_URL", "INSTANCE_PATH", "WORDLIST_DIR", "SECRET_KEY", "SCAN_QUEUE",
-            "SCAN_RETRIES", "SCAN_RETRY_INTERVALS", "WORKER_HEARTBEAT_INTERVAL", "WORKER_HEARTBEAT_GRACE")
-    settings = {k: app.config[k] for k in keys}
-    proc = subprocess.Popen([sys.executable, "-m", "tests.slow_worker", json.dumps(settings)], cwd=ROOT,
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        job = Job.fetch(job_id(rt, version.id), connection=rt.redis)
-        assert _wait(lambda: job.get_status(refresh=True) == "started"), "worker never started the job"
-        for pid in [*_children(proc.pid), proc.pid]:  # the machine dies: the worker and anything it started
-            os.kill(pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert status(db, draft.id) == "queued" and results(db, version.id) == 0  # stuck, as a dead worker leaves it
-    time.sleep(app.config["WORKER_HEARTBEAT_INTERVAL"] + app.config["WORKER_HEARTBEAT_GRACE"] + 0.5)
-    run_worker()  # a healthy worker finds the abandoned job and scans it again
-    assert status(db, draft.id) == "in_review"
-    assert results(db, version.id) == 1
-
-
 def _enqueue_drafts(rt, make, count, body="请勿参与刷单。第{i}篇"):
     editor, leader, channel, *_ = make.team()
     drafts = [make.submit(editor, channel, title=f"稿件{i}", body=body.format(i=i))[0] for i in range(count)]
@@ -185,7 +161,7 @@ def test_a_companion_whose_scan_fails_goes_back_and_fails_alone(app, rt, make, r
     assert Job.fetch(job_id(rt, bad.current_version_id), connection=rt.redis).get_status() == "failed"
 
 
-def test_worker_killed_mid_batch_recovers_every_job_it_took(app, rt, make, run_worker, db):
+def test_worker_killed_mid_job_is_recovered_with_every_job_it_took_along(app, rt, make, run_worker, db):
     leader, drafts = _enqueue_drafts(rt, make, 4)
     keys = ("DATABASE_URL", "REDIS_URL", "INSTANCE_PATH", "WORDLIST_DIR", "SECRET_KEY", "SCAN_QUEUE",
             "SCAN_RETRIES", "SCAN_RETRY_INTERVALS", "WORKER_HEARTBEAT_INTERVAL", "WORKER_HEARTBEAT_GRACE")
@@ -194,11 +170,14 @@ def test_worker_killed_mid_batch_recovers_every_job_it_took(app, rt, make, run_w
     jobs = [Job.fetch(job_id(rt, d.current_version_id), connection=rt.redis) for d in drafts]
     try:  # the worker takes all four (one job and three companions) and hangs scanning them
         assert _wait(lambda: all(j.get_status(refresh=True) == "started" for j in jobs)), "jobs never all started"
-        os.kill(proc.pid, signal.SIGKILL)
+        for pid in [*_children(proc.pid), proc.pid]:  # the machine dies: the worker and anything it started
+            os.kill(pid, signal.SIGKILL)
         proc.wait(timeout=10)
     finally:
         if proc.poll() is None:
             proc.kill()
+    # stuck, as a dead worker leaves them
+    assert [status(db, d.id) for d in drafts] == ["queued"] * 4
     assert [results(db, d.current_version_id) for d in drafts] == [0] * 4
     time.sleep(app.config["WORKER_HEARTBEAT_INTERVAL"] + app.config["WORKER_HEARTBEAT_GRACE"] + 0.5)
     run_worker()  # a healthy worker finds all four abandoned and scans each once
