@@ -10,6 +10,7 @@ Uses (or generates once) the bench/report_data.py data set in DIR/imprimatur.db:
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ from app import create_app  # noqa: E402
 from bench.report_data import generate  # noqa: E402
 from review.models import Channel, Draft, User  # noqa: E402
 
+PASSWORD = "bench-pass-1"  # set by bench/report_data.py
 
 def main():
     parser = argparse.ArgumentParser()
@@ -59,20 +61,22 @@ def main():
     def _count(conn, cursor, statement, parameters, context, executemany):
         statements.append(statement)
 
-    def client(user_id: int | None):
+    def client(username: str | None):
+        """A test client signed in through the login form, as bench/pages_load.py's browsers are."""
         c = app.test_client()
-        if user_id is not None:
-            with c.session_transaction() as session:
-                session["_user_id"] = str(user_id)
-                session["_fresh"] = True
+        page = c.get("/login").get_data(as_text=True)
+        if username is not None:
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+            response = c.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
+            assert response.status_code == 302, f"login of {username} failed"
         return c
 
-    cases = [("login form (baseline)", None, "/login"), ("leader's queue", 10, "/review"),
-             ("review page", 10, f"/drafts/{draft_id}"), ("editor's list", 1, "/drafts")]
+    cases = [("login form (baseline)", None, "/login"), ("leader's queue", "leader0", "/review"),
+             ("review page", "leader0", f"/drafts/{draft_id}"), ("editor's list", "editor", "/drafts")]
     if args.profile:
         from pyinstrument import Profiler
 
-        user = next((u for _, u, p in cases if p == args.profile), 10)
+        user = next((u for _, u, p in cases if p == args.profile), "leader0")
         c = client(user)
         for _ in range(5):
             c.get(args.profile)

@@ -10,7 +10,7 @@ decisions are bound to a version, so a new version starts the chain again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import and_, bindparam, delete, exists, func, or_, select
 from sqlalchemy.orm import aliased
@@ -20,6 +20,7 @@ from review import audit, delegation
 from review.errors import Forbidden, ValidationError
 from review.models import ChainStep, Channel, Decision, Delegation, Draft, User
 from review.models.chains import STEP_KINDS
+from review.models.channels import FILING_LABELS
 from review.models.people import ROLE_LABELS, ROLES
 from review.timeutil import now
 
@@ -220,7 +221,7 @@ class ReviewerScope:
 
     user: User
     grants: list  # delegation.active_for_deputy
-    channels: dict[int, "ChannelRef"]  # channels where the user, or a principal of theirs, is on the chain
+    channels: dict[int, "ChannelSummary"]  # channels where the user, or a principal of theirs, is on the chain
     chains: dict[int, list[Step]]  # the chain of each of those channels (the default one included)
     direct: dict[int, set[int]] = field(default_factory=dict)  # position -> channels (the user's own step)
     deputised: dict[tuple[int, int], set[int]] = field(default_factory=dict)  # (position, principal) -> channels
@@ -248,20 +249,43 @@ class ReviewerScope:
         return actor_for(session, self.user, step, channel, draft, grants=self.grants)
 
 
-@dataclass(frozen=True)
-class ChannelRef:
-    """What deciding who reviews needs of a channel (is_direct_reviewer)."""
+@dataclass(slots=True)
+class ChannelSummary:
+    """What deciding who reviews needs of a channel (is_direct_reviewer), and what a list shows of it."""
 
     id: int
+    name: str
     leader_id: int
     unit: str
+    filing_status: str
+    filing_date: date | None
+    last_annual_check: date | None
+    refiling_due: date | None
+
+    @property
+    def filing_label(self) -> str:
+        return FILING_LABELS.get(self.filing_status, self.filing_status)
+
+    reminders = Channel.reminders  # the registry's own rule, over these columns
 
 
-# Every channel with its defined steps (none: the default chain), in one query.
-_CHANNEL_CHAINS = (select(Channel.id, Channel.leader_id, Channel.unit, ChainStep.position, ChainStep.name,
-                          ChainStep.kind, ChainStep.user_id, ChainStep.role)
+CHANNEL_COLUMNS = (Channel.id, Channel.name, Channel.leader_id, Channel.unit, Channel.filing_status,
+                   Channel.filing_date, Channel.last_annual_check, Channel.refiling_due)
+
+# The channels whose chain may name one of :people (the user and whom they stand in for), with
+# their defined steps (none: the default chain), in one query. A coarse filter - the channel's
+# leader, a step naming one of them, or a role step in a unit of theirs - that reviewer_scope
+# then decides exactly (is_direct_reviewer); it spares reading every channel's chain.
+_STEP = aliased(ChainStep)
+_CHANNEL_CHAINS = (select(*CHANNEL_COLUMNS, ChainStep.position, ChainStep.name, ChainStep.kind, ChainStep.user_id,
+                          ChainStep.role)
                    .outerjoin(ChainStep, ChainStep.channel_id == Channel.id)
+                   .where(or_(Channel.leader_id.in_(bindparam("people", expanding=True)),
+                              exists().where(_STEP.channel_id == Channel.id, or_(
+                                  _STEP.user_id.in_(bindparam("named", expanding=True)),
+                                  and_(_STEP.kind == "role", Channel.unit.in_(bindparam("units", expanding=True)))))))
                    .order_by(Channel.id, ChainStep.position))
+_N = len(CHANNEL_COLUMNS)
 
 
 def may_decide_sql(shape: tuple, position):
@@ -278,14 +302,18 @@ def may_decide_sql(shape: tuple, position):
 
 
 def reviewer_scope(session: Session, user: User, at: datetime | None = None) -> ReviewerScope:
-    """Two small queries: the delegations in force, and every channel's chain."""
+    """Two small queries: the delegations in force, and the chains that may name the user or a principal."""
     grants = delegation.active_for_deputy(session, user, at or now())
     principals = [p for _, p in grants if p.id != user.id]
-    channels: dict[int, tuple[ChannelRef, list[Step]]] = {}
-    for r in session.execute(_CHANNEL_CHAINS):
-        ref, steps = channels.setdefault(r.id, (ChannelRef(r.id, r.leader_id, r.unit or ""), []))
-        if r.position is not None:
-            steps.append(Step(r.position, r.name, r.kind, r.user_id, r.role))
+    channels: dict[int, tuple[ChannelSummary, list[Step]]] = {}
+    people = [user, *principals]
+    ids = sorted({p.id for p in people})
+    units = sorted({p.unit for p in people if p.unit})
+    for r in session.execute(_CHANNEL_CHAINS, {"people": ids, "named": ids, "units": units}):
+        channel, steps = channels.get(r[0]) or channels.setdefault(r[0], (ChannelSummary(*r[:_N]), []))
+        position, name, kind, user_id, role = r[_N:]
+        if position is not None:
+            steps.append(Step(position, name, kind, user_id, role))
     scope = ReviewerScope(user, grants, {}, {})
     for channel, steps in channels.values():
         steps = steps or [Step(1, DEFAULT_STEP_NAME, "leader")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from review import audit, notifications
@@ -20,14 +20,16 @@ def today_local(at: datetime | None = None) -> date:
     return to_local(at or now()).date()
 
 
+# Built once: every review queue and draft page asks (review/chains.py).
+_ACTIVE_FOR_DEPUTY = (select(Delegation, User).join(User, User.id == Delegation.principal_id)
+                      .where(Delegation.deputy_id == bindparam("deputy_id"), Delegation.revoked_at.is_(None),
+                             Delegation.starts_on <= bindparam("day"), Delegation.ends_on >= bindparam("day"),
+                             User.active.is_(True)))
+
+
 def active_for_deputy(session: Session, deputy: User, at: datetime) -> list[tuple[Delegation, User]]:
     """Grants in force for this deputy at `at`, with their principals."""
-    day = today_local(at)
-    rows = session.execute(
-        select(Delegation, User).join(User, User.id == Delegation.principal_id)
-        .where(Delegation.deputy_id == deputy.id, Delegation.revoked_at.is_(None),
-               Delegation.starts_on <= day, Delegation.ends_on >= day, User.active.is_(True))
-    ).all()
+    rows = session.execute(_ACTIVE_FOR_DEPUTY, {"deputy_id": deputy.id, "day": today_local(at)}).all()
     return [(d, u) for d, u in rows]
 
 

@@ -3,16 +3,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from datetime import date, datetime
+from datetime import datetime
 from functools import cached_property, lru_cache
 
-from sqlalchemy import and_, bindparam, case, func, not_, or_, select
+from sqlalchemy import and_, bindparam, case, exists, func, not_, or_, select
 from sqlmodel import Session
 
 from review import chains, diff, highlight
-from review.models import (Channel, Decision, DecisionRecord, Draft, DraftVersion, Flag, Publication, ScanResult,
-                           User)
-from review.models.channels import FILING_LABELS, local_today
+from review.chains import CHANNEL_COLUMNS, ChannelSummary
+from review.models import (ChainStep, Channel, Decision, DecisionRecord, Draft, DraftVersion, Flag, Publication,
+                           ScanResult, User)
+from review.models.channels import local_today
 from review.models.drafts import STATUS_LABELS
 from review.timeutil import now
 
@@ -23,10 +24,19 @@ _USERS = select(User).where(User.id.in_(bindparam("ids", expanding=True)))
 
 
 def users_by_id(session: Session, ids) -> dict[int, User]:
-    ids = {i for i in ids if i}
-    if not ids:
-        return {}
-    return {u.id: u for u in session.execute(_USERS, {"ids": sorted(ids)}).scalars()}
+    """These users: the ones the session holds already (the signed-in user, a draft's author)
+    from it, the others in one query."""
+    out: dict[int, User] = {}
+    missing = []
+    for i in {i for i in ids if i}:
+        user = session.identity_map.get(session.identity_key(User, i))
+        if user is not None:
+            out[i] = user
+        else:
+            missing.append(i)
+    if missing:
+        out.update((u.id, u) for u in session.execute(_USERS, {"ids": sorted(missing)}).scalars())
+    return out
 
 
 @dataclass(slots=True)
@@ -55,30 +65,6 @@ SUMMARY_COLUMNS = (Draft.id, Draft.channel_id, Draft.author_id, Draft.title, Dra
 
 
 @dataclass(slots=True)
-class ChannelSummary:
-    """What a list shows of a channel, and what deciding who reviews needs of it."""
-
-    id: int
-    name: str
-    leader_id: int
-    unit: str
-    filing_status: str
-    filing_date: date | None
-    last_annual_check: date | None
-    refiling_due: date | None
-
-    @property
-    def filing_label(self) -> str:
-        return FILING_LABELS.get(self.filing_status, self.filing_status)
-
-    reminders = Channel.reminders  # the registry's own rule, over these columns
-
-
-CHANNEL_COLUMNS = (Channel.id, Channel.name, Channel.leader_id, Channel.unit, Channel.filing_status,
-                   Channel.filing_date, Channel.last_annual_check, Channel.refiling_due)
-
-
-@dataclass(slots=True)
 class Person:
     id: int
     display_name: str
@@ -96,6 +82,22 @@ class DraftRow:
     reminders: list[str] = field(default_factory=list)  # the channel's filing reminders
     overdue: bool = False  # is_overdue, worked out once when the row is made
 
+    # The templates unpack these tuples in their loops ({% for id, title, ... in rows|map(attribute=...) %}):
+    # a list of 50 drafts costs two attribute look-ups per cell in Jinja otherwise.
+    @property
+    def cells(self) -> tuple:
+        """What _draft_rows.html shows, in its order."""
+        d = self.draft
+        return (d.id, d.title, d.urgent, self.overdue, d.status, d.status_label, self.channel.name, self.reminders,
+                self.author.display_name, self.version_number, d.submitted_at, d.updated_at)
+
+    @property
+    def queue_cells(self) -> tuple:
+        """What review_queue.html shows, in its order."""
+        d = self.draft
+        return (d.id, d.title, d.urgent, self.overdue, self.step_name, self.step_of, self.acting_for,
+                self.channel.name, self.author.display_name, self.version_number, d.submitted_at, d.deadline_at)
+
 
 OPEN_FOR_REVIEW = ("queued", "scanning", "in_review")
 
@@ -110,25 +112,28 @@ def is_overdue(draft, at: datetime | None = None) -> bool:
 
 
 PAGE_SIZE = 50
-_D, _C = len(SUMMARY_COLUMNS), len(SUMMARY_COLUMNS) + len(CHANNEL_COLUMNS)
+_D = len(SUMMARY_COLUMNS)
 
 
-def _rows(session: Session, stmt, params: dict | None = None) -> list[tuple[DraftRow, tuple]]:
-    """Run a _summary_select and make DraftRows (plain rows, no entities), each channel's
-    reminders worked out once. Returns (row, extra columns) pairs."""
+def _rows(session: Session, stmt, params: dict | None = None,
+          channels: dict[int, ChannelSummary] | None = None) -> list[tuple[DraftRow, tuple]]:
+    """Run a _summary_select (or, given the `channels` it leaves out, a _chain_select) and make
+    DraftRows (plain rows, no entities), each channel's reminders worked out once. Returns
+    (row, extra columns) pairs."""
     today, at = local_today(), now()
-    channels: dict[int, tuple[ChannelSummary, list[str]]] = {}
+    known: dict[int, tuple[ChannelSummary, list[str]]] = {}
     authors: dict[int, Person] = {}
+    name = _D if channels is not None else _D + len(CHANNEL_COLUMNS)  # where the author's name is
     out = []
     for r in session.execute(stmt, params):
         draft = DraftSummary(*r[:_D])
-        if draft.channel_id not in channels:
-            channel = ChannelSummary(*r[_D:_C])
-            channels[draft.channel_id] = (channel, channel.reminders(today))
-        channel, reminders = channels[draft.channel_id]
-        author = authors.get(draft.author_id) or authors.setdefault(draft.author_id, Person(draft.author_id, r[_C]))
-        out.append((DraftRow(draft, channel, author, r[_C + 1], reminders=reminders,
-                             overdue=is_overdue(draft, at)), tuple(r[_C + 2:])))
+        if draft.channel_id not in known:
+            channel = channels[draft.channel_id] if channels is not None else ChannelSummary(*r[_D:name])
+            known[draft.channel_id] = (channel, channel.reminders(today))
+        channel, reminders = known[draft.channel_id]
+        author = authors.get(draft.author_id) or authors.setdefault(draft.author_id, Person(draft.author_id, r[name]))
+        out.append((DraftRow(draft, channel, author, r[name + 1], reminders=reminders,
+                             overdue=is_overdue(draft, at)), tuple(r[name + 2:])))
     return out
 
 
@@ -136,6 +141,13 @@ def _summary_select(*extra):
     """SUMMARY_COLUMNS, CHANNEL_COLUMNS, the author's name, the current version's number, *extra."""
     return (select(*SUMMARY_COLUMNS, *CHANNEL_COLUMNS, User.display_name, DraftVersion.number, *extra)
             .join(Channel, Channel.id == Draft.channel_id).join(User, User.id == Draft.author_id)
+            .outerjoin(DraftVersion, DraftVersion.id == Draft.current_version_id))
+
+
+def _chain_select(*extra):
+    """A _summary_select without the channels: a reviewer's scope holds those already."""
+    return (select(*SUMMARY_COLUMNS, User.display_name, DraftVersion.number, *extra)
+            .join(User, User.id == Draft.author_id)
             .outerjoin(DraftVersion, DraftVersion.id == Draft.current_version_id))
 
 
@@ -169,7 +181,7 @@ def _chain_statement(where, keys):
     ranked = (select(Draft.id, *(e.label(f"k{i}") for i, e in enumerate(exprs)))
               .where(Draft.status == "in_review", Draft.author_id != bindparam("user_id"), *where)
               .order_by(*order(exprs), Draft.id.desc()).limit(bindparam("limit")).subquery())
-    return (_summary_select(chains.decided_steps() + 1).join(ranked, ranked.c.id == Draft.id)
+    return (_chain_select(chains.decided_steps() + 1).join(ranked, ranked.c.id == Draft.id)
             .order_by(*order([ranked.c[f"k{i}"] for i in range(len(keys))]), ranked.c.id.desc()))
 
 
@@ -195,7 +207,8 @@ def _waiting_statement(shape: tuple, lengths: tuple[int, ...]):
 
 def _chain_rows(session: Session, scope: chains.ReviewerScope, stmt, params: dict):
     out = []
-    for row, (pos,) in _rows(session, stmt, params={"user_id": scope.user.id, **scope.params(), **params}):
+    for row, (pos,) in _rows(session, stmt, params={"user_id": scope.user.id, **scope.params(), **params},
+                             channels=scope.channels):
         steps = scope.chains[row.draft.channel_id]
         step = steps[pos - 1]
         row.step_name = step.name
@@ -362,17 +375,39 @@ class DraftView:
 
 # Built once, run with parameters: the draft page runs them on every view, and building a
 # select costs about as much as running one of these.
+_DRAFT_HEAD = (select(Draft, Channel, Publication, User, exists().where(ChainStep.channel_id == Channel.id))
+               .join(Channel, Channel.id == Draft.channel_id)
+               .outerjoin(User, User.id == Draft.author_id)
+               .outerjoin(Publication, Publication.draft_id == Draft.id)
+               .where(Draft.id == bindparam("draft_id")))
 _VERSIONS_AND_SCANS = (select(DraftVersion, ScanResult).outerjoin(ScanResult, ScanResult.version_id == DraftVersion.id)
                        .where(DraftVersion.draft_id == bindparam("draft_id")).order_by(DraftVersion.number.desc()))
 _DECISIONS_AND_RECORDS = (select(Decision, DecisionRecord)
                           .outerjoin(DecisionRecord, DecisionRecord.decision_id == Decision.id)
                           .where(Decision.draft_id == bindparam("draft_id"))
                           .order_by(Decision.decided_at.desc(), Decision.id.desc()))
-_PUBLICATION = select(Publication).where(Publication.draft_id == bindparam("draft_id"))
 
 
-def draft_view(session: Session, draft: Draft, show_low: bool = False) -> DraftView:
-    channel = session.get(Channel, draft.channel_id)
+@dataclass
+class DraftHead:
+    """A draft with what every view of it needs first, in one query: its channel, its
+    publication, its author, and whether the channel has a chain of its own."""
+
+    draft: Draft
+    channel: Channel
+    publication: Publication | None
+    author: User | None
+    own_chain: bool  # False: the default chain, nothing to load
+
+
+def draft_head(session: Session, draft_id: int) -> DraftHead | None:
+    row = session.execute(_DRAFT_HEAD, {"draft_id": draft_id}).first()
+    return DraftHead(*row) if row else None
+
+
+def draft_view(session: Session, draft: Draft, show_low: bool = False, head: DraftHead | None = None) -> DraftView:
+    head = head or draft_head(session, draft.id)
+    channel, publication = head.channel, head.publication
     versions, scans = [], {}
     for v, scan in session.execute(_VERSIONS_AND_SCANS, {"draft_id": draft.id}):
         versions.append(v)
@@ -385,9 +420,9 @@ def draft_view(session: Session, draft: Draft, show_low: bool = False) -> DraftV
         decisions.append(d)
         if record is not None:
             records[d.id] = record
-    publication = session.execute(_PUBLICATION, {"draft_id": draft.id}).scalars().first()
     current = {d.step: d for d in decisions if d.version_id == draft.current_version_id}
-    chain = chains.state(session, draft, channel, with_reviewers=True, decisions=current)
+    chain = chains.state(session, draft, channel, with_reviewers=True, decisions=current,
+                         chains=None if head.own_chain else {})
     people = users_by_id(session, [draft.author_id, channel.leader_id, *(d.decided_by_id for d in decisions),
                                    *(r.on_behalf_of_id for r in records.values()),
                                    *(s.step.user_id for s in chain.steps),

@@ -8,7 +8,7 @@ from flask_login import current_user
 from review import channels as channel_registry
 from review import chains, permissions, queries, timeutil, workflow
 from review.errors import DomainError, ValidationError
-from review.models import Channel, Draft
+from review.models import Draft
 from review.web.context import db_session, runtime
 from review.web.guards import role_required
 from workers.queue import try_enqueue_scan
@@ -16,18 +16,23 @@ from workers.queue import try_enqueue_scan
 bp = Blueprint("drafts", __name__)
 
 
-def load_viewable(draft_id: int) -> Draft:
-    session = db_session()
-    draft = session.get(Draft, draft_id) or abort(404)
-    if not permissions.can_view_draft(current_user, draft, session.get(Channel, draft.channel_id)):
+def load_head(draft_id: int) -> queries.DraftHead:
+    """The draft with its channel, publication and author (one query), if this user may see it."""
+    head = queries.draft_head(db_session(), draft_id) or abort(404)
+    if not permissions.can_view_draft(current_user, head.draft, head.channel):
         abort(403)
-    return draft
+    return head
 
 
-def render_draft(draft: Draft, *, status: int = 200, error: DomainError | None = None, template="draft.html"):
+def load_viewable(draft_id: int) -> Draft:
+    return load_head(draft_id).draft
+
+
+def render_draft(draft: Draft, *, status: int = 200, error: DomainError | None = None, template="draft.html",
+                 head: queries.DraftHead | None = None):
     session = db_session()
     user = current_user._get_current_object()
-    view = queries.draft_view(session, draft, show_low=request.args.get("low") == "1")
+    view = queries.draft_view(session, draft, show_low=request.args.get("low") == "1", head=head)
     # The step this user may decide now, from the chain state the view already holds
     # (what permissions.decide_as says, without loading the chain again).
     turn = (None if permissions.is_author(user, draft)
@@ -119,14 +124,16 @@ def edit(draft_id: int):
 @bp.get("/drafts/<int:draft_id>")
 @role_required("editor", "leader", "auditor")
 def show(draft_id: int):
-    return render_draft(load_viewable(draft_id))
+    head = load_head(draft_id)
+    return render_draft(head.draft, head=head)
 
 
 @bp.get("/drafts/<int:draft_id>/panel")
 @role_required("editor", "leader", "auditor")
 def panel(draft_id: int):
     """The part of the draft page that changes when a scan finishes (polled by static/app.js)."""
-    return render_draft(load_viewable(draft_id), template="_draft_main.html")
+    head = load_head(draft_id)
+    return render_draft(head.draft, head=head, template="_draft_main.html")
 
 
 def act_on_draft(draft_id: int, perform, success: str):
