@@ -5,11 +5,14 @@ flags) into a fresh database, serves the app with gunicorn, and has USERS
 concurrent signed-in clients (keep-alive connections on loopback) request
 the leader's queue, a review page and the editor's list (each after one
 untimed request, so templates are compiled and caches warm). The baseline,
-measured the same way in the same run, is a trivial page of the same app
-(the login form). Prints p50/p95 per page and the p95 ratio to the baseline
-(target <= 3x).
+measured the same way in the same run and server, is a trivial page of the
+same app (the login form). The pages take turns in --rounds rounds, so load
+from elsewhere on the machine falls on all of them alike. Prints p50/p95 per
+page, the p95 ratio to the baseline (target <= 3x) and the load average.
+bench/pages_profile.py gives the in-process CPU ms and SQL statements per page.
 
-    .venv/bin/python bench/pages_load.py [--database-url URL] [--users 20] [--requests 30]
+    .venv/bin/python bench/pages_load.py [--database-url URL] [--drafts 100000] [--users 20] [--requests 30]
+        [--rounds 3] [--workers 2] [--threads 8]
 """
 from __future__ import annotations
 
@@ -72,34 +75,42 @@ class Browser:
         return self
 
 
-def hammer(port: int, users: int, requests: int, username: str | None, path: str) -> list[float]:
-    """USERS clients each request PATH REQUESTS times; returns every latency."""
-    latencies: list[float] = []
-    lock = threading.Lock()
-    browsers = [Browser(port).login(username) if username else Browser(port) for _ in range(users)]
-    barrier = threading.Barrier(users)
+class Users:
+    """USERS signed-in browsers (or anonymous ones) requesting one page, kept across rounds."""
 
-    def run(browser: Browser):
-        # One untimed request first: every gunicorn process has compiled the
-        # page's templates and warmed its caches, as a server that has been up a while has.
-        status, _ = browser.request("GET", path)
-        assert status == 200, f"{path}: {status}"
-        barrier.wait()
-        mine = []
-        for _ in range(requests):
-            started = time.perf_counter()
-            status, _ = browser.request("GET", path)
-            mine.append(time.perf_counter() - started)
-            assert status == 200, f"{path}: {status}"
-        with lock:
-            latencies.extend(mine)
+    def __init__(self, port: int, users: int, username: str | None, path: str):
+        self.path = path
+        self.browsers = [Browser(port).login(username) if username else Browser(port) for _ in range(users)]
+        self.latencies: list[float] = []
+        self.warm = False
 
-    threads = [threading.Thread(target=run, args=(b,)) for b in browsers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return latencies
+    def round(self, requests: int) -> None:
+        """Every browser requests the page REQUESTS times at once (after one untimed request the
+        first time: every gunicorn process has compiled the page's templates and warmed its
+        caches, as a server that has been up a while has)."""
+        lock = threading.Lock()
+        barrier = threading.Barrier(len(self.browsers))
+
+        def run(browser: Browser):
+            if not self.warm:
+                status, _ = browser.request("GET", self.path)
+                assert status == 200, f"{self.path}: {status}"
+            barrier.wait()
+            mine = []
+            for _ in range(requests):
+                started = time.perf_counter()
+                status, _ = browser.request("GET", self.path)
+                mine.append(time.perf_counter() - started)
+                assert status == 200, f"{self.path}: {status}"
+            with lock:
+                self.latencies.extend(mine)
+
+        threads = [threading.Thread(target=run, args=(b,)) for b in self.browsers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.warm = True
 
 
 def main():
@@ -108,6 +119,9 @@ def main():
     parser.add_argument("--drafts", type=int, default=100_000)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--requests", type=int, default=30, help="per user and page")
+    parser.add_argument("--rounds", type=int, default=3, help="the pages take turns this many times")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (flask serve runs 2)")
+    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
     args = parser.parse_args()
     instance = Path(tempfile.mkdtemp(prefix="imprimatur-pages-"))
     settings = {"INSTANCE_PATH": str(instance)}
@@ -128,8 +142,9 @@ def main():
     env = {**os.environ, "INSTANCE_PATH": str(instance), "DATABASE_URL": rt.settings["DATABASE_URL"],
            "REDIS_URL": rt.redis_url, "SECRET_KEY": "pages-bench"}
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "2",
-                               "--threads", "8", "app:create_app()"], cwd=ROOT, env=env,
+    # One server for the baseline and the pages alike.
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", str(args.workers),
+                               "--threads", str(args.threads), "app:create_app()"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port)
@@ -139,15 +154,27 @@ def main():
             ("review page of one draft", "leader0", f"/drafts/{draft_id}"),
             (f"editor's list ({args.drafts:,} drafts of theirs)", "editor", "/drafts"),
         ]
-        hammer(port, 4, 5, None, "/login")  # warm up both gunicorn workers
-        results = [(name, hammer(port, args.users, args.requests, user, path)) for name, user, path in cases]
+        warm = Users(port, 4, None, "/login")
+        warm.round(5)  # both gunicorn workers up
+        load_before = os.getloadavg()
+        groups = [(name, Users(port, args.users, user, path)) for name, user, path in cases]
+        # The pages take turns in rounds, so a burst of load from elsewhere on the machine
+        # falls on all of them, baseline included, rather than on whichever ran then.
+        per_round = [args.requests // args.rounds + (i < args.requests % args.rounds) for i in range(args.rounds)]
+        for n in per_round:
+            for _, group in groups:
+                group.round(n)
+        load_after = os.getloadavg()
+        results = [(name, group.latencies) for name, group in groups]
     finally:
         server.terminate()
         server.wait(15)
         if not rt.settings.get("REDIS_URL"):
             redis_server.stop(instance)
     base = percentile(results[0][1], 0.95)
-    print(f"{args.users} concurrent users x {args.requests} requests per page; gunicorn 2x8 threads; 2 cores")
+    print(f"{args.users} concurrent users x {args.requests} requests per page in {args.rounds} rounds; "
+          f"gunicorn {args.workers} workers x {args.threads} threads; {os.cpu_count()} cores; "
+          f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after")
     print(f"{'page':48} {'p50':>8} {'p95':>8} {'p95 / baseline':>15}")
     for name, latencies in results:
         p95 = percentile(latencies, 0.95)
