@@ -261,7 +261,7 @@ class Judge:
         block = BLOCK_CODES
         block_chars = BLOCK_CHARS
         kinds = self._kinds
-        settle = self._settle
+        segment = self._segment
         out: list = []
         append = out.append
         for start, end, key, clean in matches:
@@ -318,9 +318,47 @@ class Judge:
                 else:
                     append(self.judge(tok, start, end))
             else:
+                # judge()'s search for the nearest cut points, over code points
+                # (the same tests as crossed(); the window is REACH wide).
                 lo = start - REACH if start > REACH else 0
                 hi = end + REACH if end + REACH < n else n
-                append(settle(tok, start, end, lo, hi, cut_start, cut_end, kind))
+                left = start
+                if not cut_start:
+                    left -= 1
+                    while left > lo:
+                        a, b = codes[left - 1], codes[left]
+                        if a not in block or b not in block:
+                            break
+                        h = hash((a, b))
+                        if not (bitmap[h & mask] and bitmap[h >> shift & mask]):
+                            if left >= 2:
+                                h = hash((codes[left - 2], a, b))
+                            if left < 2 or not (bitmap[h & mask] and bitmap[h >> shift & mask]):
+                                if left + 1 >= n:
+                                    break
+                                h = hash((a, b, codes[left + 1]))
+                                if not (bitmap[h & mask] and bitmap[h >> shift & mask]):
+                                    break
+                        left -= 1
+                right = end
+                if not cut_end:
+                    right += 1
+                    while right < hi:
+                        a, b = codes[right - 1], codes[right]
+                        if a not in block or b not in block:
+                            break
+                        h = hash((a, b))
+                        if not (bitmap[h & mask] and bitmap[h >> shift & mask]):
+                            if right >= 2:
+                                h = hash((codes[right - 2], a, b))
+                            if right < 2 or not (bitmap[h & mask] and bitmap[h >> shift & mask]):
+                                if right + 1 >= n:
+                                    break
+                                h = hash((a, b, codes[right + 1]))
+                                if not (bitmap[h & mask] and bitmap[h >> shift & mask]):
+                                    break
+                        right += 1
+                append(segment(tok, start, end, lo, hi, left, right, kind))
         return out
 
     def _settle(self, tok: str, start: int, end: int, lo: int, hi: int,
@@ -337,6 +375,12 @@ class Judge:
             right += 1
             while right < hi and crossed(tok, right):
                 right += 1
+        return self._segment(tok, start, end, lo, hi, left, right, kind)
+
+    def _segment(self, tok: str, start: int, end: int, lo: int, hi: int, left: int, right: int,
+                 kind: int) -> str:
+        """The verdict from the segment between the cut points *left* and *right* on."""
+        crossed = self._crossed
         open_left = left > lo and tok[left - 1] in BLOCK_CHARS
         open_right = right < hi and tok[right] in BLOCK_CHARS
         seg = tok[left:right]
