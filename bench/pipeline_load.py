@@ -145,6 +145,8 @@ def main():
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rate", type=float, default=10.0)
     parser.add_argument("--seconds", type=float, default=30.0, help="length of the steady-rate phase")
+    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn processes")
+    parser.add_argument("--web-threads", type=int, default=8, help="threads per gunicorn process")
     parser.add_argument("--short", action="store_true", help="a quick run (CI)")
     args = parser.parse_args()
     if args.short:
@@ -166,8 +168,8 @@ def main():
            "DATABASE_URL": rt.settings["DATABASE_URL"], "SECRET_KEY": "load", "SCAN_QUEUE": settings["SCAN_QUEUE"]}
     port = free_port()
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": ROOT, "env": env}
-    procs = [subprocess.Popen([sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "2",
-                               "--threads", "8", "app:create_app()"], **quiet)]
+    procs = [subprocess.Popen([sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}",
+                               "-w", str(args.web_workers), "--threads", str(args.web_threads), "app:create_app()"], **quiet)]
     procs += [subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"], **quiet)
               for _ in range(args.workers)]
     try:
@@ -235,7 +237,8 @@ def main():
         if not rt.settings.get("REDIS_URL"):
             redis_server.stop(instance)
     ms = lambda v: f"{v * 1000:.0f} ms"  # noqa: E731
-    print(f"database {rt.db.engine.dialect.name}; {args.workers} workers; gunicorn 2x8 threads; 2 cores")
+    print(f"database {rt.db.engine.dialect.name}; {args.workers} workers; gunicorn "
+          f"{args.web_workers}x{args.web_threads} threads; {os.cpu_count()} cores")
     print(f"throughput: {len(ids)} drafts of 5,000 chars by {args.clients} clients in {done - started:.1f} s "
           f"(submitting took {submitted - started:.1f} s): {rate:.1f} drafts/s")
     if any(cpu_per_draft.values()):
