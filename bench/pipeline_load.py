@@ -202,13 +202,17 @@ def main():
         cpu_per_draft = {name: (cpu_seconds(pids) - cpu_before[name]) / len(ids) * 1000
                          for name, pids in roles(procs, bool(args.database_url)).items()}
 
-        # the baseline: the bare engine on one core over the same drafts
+        # The baseline: the bare engine on one core over the same drafts. CPU
+        # time, best of two passes: the servers still winding down share the cores.
         engine = rt.engines.get()
-        t0 = time.perf_counter()
-        for i in range(len(ids)):
-            engine.scan(f"压测稿件{i}", include_low=True)
-            engine.scan(draft_text(i), include_low=True)
-        bare_rate = len(ids) / (time.perf_counter() - t0)
+        passes = []
+        for _ in range(2):
+            t0 = time.process_time()
+            for i in range(len(ids)):
+                engine.scan(f"压测稿件{i}", include_low=True)
+                engine.scan(draft_text(i), include_low=True)
+            passes.append(time.process_time() - t0)
+        bare_rate = len(ids) / min(passes)
 
         # 2. latency at a steady rate
         client = Client(port, token)
@@ -243,7 +247,7 @@ def main():
           f"(submitting took {submitted - started:.1f} s): {rate:.1f} drafts/s")
     if any(cpu_per_draft.values()):
         print("CPU per draft in phase 1: " + ", ".join(f"{name} {ms:.1f} ms" for name, ms in cpu_per_draft.items()))
-    print(f"bare engine on one core, same drafts: {bare_rate:.1f} drafts/s; ratio {rate / bare_rate:.2f} (target >= 0.3)")
+    print(f"bare engine on one core, same drafts (CPU time, best of 2): {bare_rate:.1f} drafts/s; ratio {rate / bare_rate:.2f} (target >= 0.3)")
     print(f"latency at {args.rate:g} drafts/s for {args.seconds:g} s ({count} drafts): submit -> flags visible "
           f"p50 {ms(percentile(latencies, .5))}, p95 {ms(percentile(latencies, .95))}, max {ms(max(latencies))} "
           f"(target p95 < 500 ms)")
