@@ -6,7 +6,7 @@ Starts gunicorn and N `flask worker` processes on a fresh database
 1. throughput: DRAFTS drafts of about 5,000 characters submitted through the
    API by CLIENTS concurrent clients; drafts/s until every one is in review,
    and its ratio to the bare engine's scan rate on one core over the same
-   drafts (measured here, in this process);
+   drafts (measured here, in this process, before the servers start);
 2. latency: drafts submitted at a steady RATE per second; submit → flags
    visible (the moment the scan result is committed) p50/p95.
 
@@ -166,6 +166,18 @@ def main():
     channel_id = channel.id
     env = {**os.environ, "INSTANCE_PATH": str(instance), "REDIS_URL": rt.redis_url,
            "DATABASE_URL": rt.settings["DATABASE_URL"], "SECRET_KEY": "load", "SCAN_QUEUE": settings["SCAN_QUEUE"]}
+    # The baseline, before any server starts (they would share the cores with
+    # it): the bare engine on one core over the same drafts, best of two passes.
+    engine = rt.engines.get()
+    passes = []
+    for _ in range(2):
+        t0 = time.process_time()
+        for i in range(args.drafts):
+            engine.scan(f"压测稿件{i}", include_low=True)
+            engine.scan(draft_text(i), include_low=True)
+        passes.append(time.process_time() - t0)
+    bare_rate = args.drafts / min(passes)
+
     port = free_port()
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": ROOT, "env": env}
     procs = [subprocess.Popen([sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}",
@@ -202,17 +214,6 @@ def main():
         cpu_per_draft = {name: (cpu_seconds(pids) - cpu_before[name]) / len(ids) * 1000
                          for name, pids in roles(procs, bool(args.database_url)).items()}
 
-        # The baseline: the bare engine on one core over the same drafts. CPU
-        # time, best of two passes: the servers still winding down share the cores.
-        engine = rt.engines.get()
-        passes = []
-        for _ in range(2):
-            t0 = time.process_time()
-            for i in range(len(ids)):
-                engine.scan(f"压测稿件{i}", include_low=True)
-                engine.scan(draft_text(i), include_low=True)
-            passes.append(time.process_time() - t0)
-        bare_rate = len(ids) / min(passes)
 
         # 2. latency at a steady rate
         client = Client(port, token)
@@ -247,7 +248,7 @@ def main():
           f"(submitting took {submitted - started:.1f} s): {rate:.1f} drafts/s")
     if any(cpu_per_draft.values()):
         print("CPU per draft in phase 1: " + ", ".join(f"{name} {ms:.1f} ms" for name, ms in cpu_per_draft.items()))
-    print(f"bare engine on one core, same drafts (CPU time, best of 2): {bare_rate:.1f} drafts/s; ratio {rate / bare_rate:.2f} (target >= 0.3)")
+    print(f"bare engine on one core, same drafts (before the servers start, best of 2): {bare_rate:.1f} drafts/s; ratio {rate / bare_rate:.2f} (target >= 0.3)")
     print(f"latency at {args.rate:g} drafts/s for {args.seconds:g} s ({count} drafts): submit -> flags visible "
           f"p50 {ms(percentile(latencies, .5))}, p95 {ms(percentile(latencies, .95))}, max {ms(max(latencies))} "
           f"(target p95 < 500 ms)")
