@@ -85,6 +85,18 @@ def test_sweep_skips_versions_with_a_live_job(app, rt, make, db):
     assert sweep(rt) == [version.id]
 
 
+def test_sweep_requeues_a_job_taken_off_the_queue_by_a_worker_that_died(app, rt, make, run_worker, db):
+    editor, leader, channel, *_ = make.team()
+    draft, version = make.submit(editor, channel)
+    enqueue_scan(rt, version.id)
+    queue = Queue(rt.settings["SCAN_QUEUE"], connection=rt.redis)
+    rt.redis.lrem(queue.key, 0, job_id(rt, version.id))  # popped, then the worker died before starting it
+    assert Job.fetch(job_id(rt, version.id), connection=rt.redis).get_status() == "queued"
+    assert sweep(rt) == [version.id]
+    run_worker()
+    assert status(db, draft.id) == "in_review" and results(db, version.id) == 1
+
+
 def _children(pid: int) -> list[int]:
     try:
         return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]

@@ -54,6 +54,15 @@ class Companions:
         ids = [i.decode() if isinstance(i, bytes) else i for i in (connection.lpop(queue.key, limit) or [])]
         if not ids:
             return cls()
+        try:
+            return cls._register(worker, queue, ids, retries)
+        except Exception:
+            connection.lpush(queue.key, *reversed(ids))  # not ours after all; if Redis is gone, the sweep finds them
+            raise
+
+    @classmethod
+    def _register(cls, worker, queue, ids: list[str], retries: int) -> "Companions":
+        connection = worker.connection
         jobs, back = [], []
         for job_id, job in zip(ids, Job.fetch_many(ids, connection=connection, serializer=queue.serializer)):
             if job is None:

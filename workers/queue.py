@@ -56,7 +56,19 @@ def job_is_live(runtime, version_id: int) -> bool:
         job = Job.fetch(job_id(runtime, version_id), connection=runtime.redis)
     except NoSuchJobError:
         return False
-    return job.get_status(refresh=False) in LIVE
+    status = job.get_status(refresh=False)
+    if status == JobStatus.QUEUED:
+        # Taken off the queue by a worker that died before starting it (RQ's own
+        # dequeue, or a batch's claim): it says queued but no worker will see it.
+        return _in_queue(runtime, job)
+    return status in LIVE
+
+
+def _in_queue(runtime, job: Job) -> bool:
+    try:
+        return runtime.redis.lpos(scan_queue(runtime).key, job.id) is not None
+    except redis.ResponseError:  # a Redis before 6.0.6 has no LPOS: trust the status
+        return True
 
 
 def sweep(runtime) -> list[int]:
