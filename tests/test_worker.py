@@ -150,6 +150,41 @@ def test_waiting_scans_are_stored_together_each_job_finished_with_its_own_result
     assert queue.count == 0 and queue.started_job_registry.count == 0
 
 
+def test_a_draft_withdrawn_while_its_batch_is_stored_keeps_its_result_and_stays_withdrawn(app, rt, make, db):
+    """The batch's one UPDATE finds a draft the editor withdrew a moment before;
+    the others go to review, that one stays withdrawn and nobody is told of it."""
+    from sqlalchemy import event
+
+    from review import workflow
+
+    if db.is_sqlite:
+        pytest.skip("SQLite lets one writer at a time: the editor could not withdraw in the middle of the batch")
+    editor, leader, channel, *_ = make.team()
+    kept, withdrawn = (make.submit(editor, channel, title=f"稿件{i}", body=f"请勿参与刷单。第{i}篇")[0]
+                       for i in range(2))
+    state = {"done": False}
+
+    def withdraw_first(conn, cursor, statement, *args):
+        if not state["done"] and statement.startswith("UPDATE draft SET status"):
+            state["done"] = True  # the editor's click, committed between the batch's read and its UPDATE
+            with db.transaction() as s:
+                workflow.withdraw(s, s.get(type(editor), editor.id), withdrawn.id)
+
+    event.listen(rt.db.engine, "before_cursor_execute", withdraw_first)
+    try:
+        stored = workflow.scan_versions(db, [kept.current_version_id, withdrawn.current_version_id],
+                                        rt.engines.get())
+    finally:
+        event.remove(rt.db.engine, "before_cursor_execute", withdraw_first)
+    assert state["done"] and all(r is not None for r in stored.values())
+    assert status(db, kept.id) == "in_review" and status(db, withdrawn.id) == "withdrawn"
+    assert results(db, withdrawn.current_version_id) == 1  # the scan is kept for the record
+    with db.transaction() as s:
+        scanned = s.execute(select(AuditEvent.draft_id).where(AuditEvent.action == "scan.completed")).scalars().all()
+        told = s.execute(select(Notification.draft_id).where(Notification.user_id == leader.id)).scalars().all()
+    assert scanned == [kept.id] and told == [kept.id]
+
+
 def test_a_companion_whose_scan_fails_goes_back_and_fails_alone(app, rt, make, run_worker, db, monkeypatch):
     from review.scanning import engine as engine_module
 
