@@ -385,10 +385,30 @@ def _tell_after_decision(session, draft, channel, version, state, step, decision
                         f"{title}已通过“{step.name}”（{who}），请您“{following.step.name}”")
 
 
-def _tell_reviewers(session, draft, channel, step, text):
-    reviewers = [u for u in chains.direct_reviewers(session, step, channel) if u.id != draft.author_id]
-    deputies = [u for u in delegation.deputies_of(session, reviewers, now()) if u.id != draft.author_id]
-    notifications.notify(session, [*reviewers, *deputies], "submitted", text, draft=draft, channel=channel)
+class _StepAudience:
+    """Who is told that a step waits: its direct reviewers and their deputies,
+    never the draft's author nor the author's deputies. A batch keeps one, so
+    each channel's step is looked up once."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self._direct: dict[tuple, list[User]] = {}
+        self._deputies: dict[tuple, list[User]] = {}
+
+    def of(self, step, channel: Channel, author_id: int) -> list[User]:
+        key = (channel.id, step.position)
+        if key not in self._direct:
+            self._direct[key] = chains.direct_reviewers(self.session, step, channel)
+        reviewers = [u for u in self._direct[key] if u.id != author_id]
+        ids = tuple(u.id for u in reviewers)
+        if ids not in self._deputies:
+            self._deputies[ids] = delegation.deputies_of(self.session, reviewers, now())
+        return [*reviewers, *(u for u in self._deputies[ids] if u.id != author_id)]
+
+
+def _tell_reviewers(session, draft, channel, step, text, audience=None, notifier=None):
+    users = (audience or _StepAudience(session)).of(step, channel, draft.author_id)
+    (notifier or notifications.Notifier(session)).notify(users, "submitted", text, draft=draft, channel=channel)
 
 
 def must_acknowledge(session: Session, version_id: int) -> list[Flag]:
@@ -505,41 +525,23 @@ class _Handover:
 
     def __init__(self, session: Session):
         self.session = session
+        self.audience = _StepAudience(session)
         self.notifier = notifications.Notifier(session)
         self.channels: dict[int, Channel] = {}  # held: the session's identity map only holds weakly
-        self.chains = None
-        self.direct: dict[tuple, list[User]] = {}
-        self.deputies: dict[tuple, list[User]] = {}
+        self.chains: dict = {}  # the defined chains of the channels in self.channels
 
     def to_first_step(self, draft: Draft, number: int) -> None:
-        session = self.session
-        channel = self.channels.get(draft.channel_id) or session.get(Channel, draft.channel_id)
-        self.channels[channel.id] = channel
-        if self.chains is None or channel.id not in self._seen:
-            self._load_chain(channel)
+        channel = self.channels.get(draft.channel_id)
+        if channel is None:
+            channel = self.channels[draft.channel_id] = self.session.get(Channel, draft.channel_id)
+            self.chains.update(chains.chains_by_channel(self.session, [channel.id]))
         # No decision can exist yet: a version is decided only after its scan is stored.
-        first = chains.state(session, draft, channel, chains=self.chains, decisions={}).pending
+        first = chains.state(self.session, draft, channel, chains=self.chains, decisions={}).pending
         if first is None:
             return
-        # As _tell_reviewers: the author is told nothing, nor are the author's deputies.
-        key = (channel.id, first.step.position)
-        if key not in self.direct:
-            self.direct[key] = chains.direct_reviewers(session, first.step, channel)
-        reviewers = [u for u in self.direct[key] if u.id != draft.author_id]
-        ids = tuple(u.id for u in reviewers)
-        if ids not in self.deputies:
-            self.deputies[ids] = delegation.deputies_of(session, reviewers, now())
-        deputies = [u for u in self.deputies[ids] if u.id != draft.author_id]
         label = "紧急稿件" if draft.urgent else "稿件"
-        self.notifier.notify([*reviewers, *deputies], "submitted",
-                             f"{label}《{draft.title}》第{number}版等待您“{first.step.name}”",
-                             draft=draft, channel=channel)
-
-    def _load_chain(self, channel: Channel) -> None:
-        if self.chains is None:
-            self.chains, self._seen = {}, set()
-        self.chains.update(chains.chains_by_channel(self.session, [channel.id]))
-        self._seen.add(channel.id)
+        _tell_reviewers(self.session, draft, channel, first.step,
+                        f"{label}《{draft.title}》第{number}版等待您“{first.step.name}”", self.audience, self.notifier)
 
 
 def scan_version(db, version_id: int, engine) -> ScanResult | None:
