@@ -64,7 +64,7 @@ class Companions:
     def _register(cls, worker, queue, ids: list[str], retries: int) -> "Companions":
         connection = worker.connection
         jobs, back = [], []
-        for job_id, job in zip(ids, Job.fetch_many(ids, connection=connection, serializer=queue.serializer)):
+        for job in Job.fetch_many(ids, connection=connection, serializer=queue.serializer):
             if job is None:
                 continue  # deleted while queued: RQ's own dequeue skips it the same way
             (jobs if is_first_try(job, retries) and job.get_status(refresh=False) == JobStatus.QUEUED
