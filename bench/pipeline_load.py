@@ -67,31 +67,35 @@ def wait_in_review(db, ids: list[int], timeout: float = 600) -> float:
     raise SystemExit(f"{waiting} drafts still not in review after {timeout} s")
 
 
+def process_tree(pid: int) -> list[int]:
+    """A process and all its descendants (where /proc shows them)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return [pid]
+    return [pid, *(c for child in children for c in process_tree(int(child)))]
+
+
+def named_processes(name: str) -> list[int]:
+    """Every process whose command name starts with `name`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip().startswith(name):
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
 def roles(procs: list, postgres: bool) -> dict[str, list[int]]:
     """Process ids by role: the web (gunicorn and its workers), the scan
     workers, and the local PostgreSQL and Redis servers (where /proc shows them)."""
-    def tree(pid):
-        try:
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        except OSError:
-            return [pid]
-        return [pid, *(c for child in children for c in tree(int(child)))]
-
-    def named(name):
-        found = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    if (entry / "comm").read_text().strip().startswith(name):
-                        found.append(int(entry.name))
-                except OSError:
-                    pass
-        return found
-
-    found = {"web": tree(procs[0].pid), "workers": [p for w in procs[1:] for p in tree(w.pid)],
-             "redis": named("redis-server")}
+    found = {"web": process_tree(procs[0].pid), "workers": [p for w in procs[1:] for p in process_tree(w.pid)],
+             "redis": named_processes("redis-server")}
     if postgres:
-        found["postgres"] = named("postgres")
+        found["postgres"] = named_processes("postgres")
     return found
 
 
