@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlparse
 
-from sqlalchemy import exists, insert, select, tuple_, update
+from sqlalchemy import exists, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
 from review import audit, chains, deadlines, delegation, notifications, permissions
 from review.channels import get_channel
+from review.db import bulk_insert
 from review.errors import Conflict, Forbidden, NotFound, ValidationError
 from review.models import (Channel, Decision, DecisionRecord, Draft, DraftVersion, Flag, Publication, ScanResult,
                            User)
@@ -472,8 +473,7 @@ def record_scans(session: Session, wordlist_version: str, scanned: list[tuple[in
                  category=hit.category, severity=hit.severity, confidence=hit.confidence, rule=hit.rule,
                  start=hit.start, end=hit.end, text=hit.text[:400])
             for vid, hits, _ in todo for field, field_hits in hits.items() for hit in field_hits]
-    if rows:
-        session.connection().execute(insert(Flag.__table__), rows)  # Core executemany: a dense draft has hundreds of flags
+    bulk_insert(session, Flag.__table__, rows)  # a dense draft has hundreds of flags
     drafts = {d.id: d for d in session.execute(
         select(Draft).where(Draft.id.in_({v.draft_id for v in versions.values()}))).scalars()}
     # Each draft still waiting for exactly this version goes to review; one UPDATE for the batch.
