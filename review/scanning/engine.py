@@ -12,6 +12,7 @@ into the original text.
 from __future__ import annotations
 
 import bisect
+import gc
 import re
 import threading
 from operator import attrgetter, itemgetter
@@ -242,6 +243,13 @@ class ScanEngine:
         """
         if not isinstance(text, str):
             raise TypeError(f"scan() needs str, not {type(text).__name__}")
+        _collector_pause()
+        try:
+            return self._scan(text, include_low)
+        finally:
+            _collector_resume()
+
+    def _scan(self, text: str, include_low: bool) -> list[Hit]:
         matches, allowed = self._matcher.find(text)
         suppressed = _Suppressor(allowed)
         if allowed:
@@ -299,6 +307,34 @@ class ScanEngine:
         lo, hi = _window(text, start, end)
         left, right = tok[lo:start], tok[end:hi]
         return self._judge.judge(left + key + right, len(left), len(left) + len(key))
+
+
+# --- the cyclic garbage collector during a scan -------------------------------
+#
+# A scan makes no reference cycles, but it makes one long-lived tracked object
+# per hit (a Hit is a tuple subclass, which the collector never untracks), and
+# their number sets off full collections that walk the whole heap: two per
+# scan of 1.86 M characters at 50,000 terms, 0.2 s of its 1.6 s.  So the
+# collector is off while any scan runs (a count shared by threads); what was
+# allocated meanwhile is seen by the next collection as usual.
+
+_collector_lock = threading.Lock()
+_collector = {"scans": 0, "was_enabled": False}
+
+
+def _collector_pause() -> None:
+    with _collector_lock:
+        if _collector["scans"] == 0:
+            _collector["was_enabled"] = gc.isenabled()
+            gc.disable()
+        _collector["scans"] += 1
+
+
+def _collector_resume() -> None:
+    with _collector_lock:
+        _collector["scans"] -= 1
+        if _collector["scans"] == 0 and _collector["was_enabled"]:
+            gc.enable()
 
 
 class _Suppressor:
