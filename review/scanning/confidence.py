@@ -109,42 +109,45 @@ def route_and_ties(piece: str, freq: dict, logtotal: float, offset: int = 0) -> 
     get = freq.get
     best = [0.0] * (n + 1)
     step = list(range(1, n + 1))  # the character alone, unless a word is better
-    tied = [False] * n
+    tied = None  # positions where the choice was a tie up to rounding (rare)
     alone = log(1) - logtotal  # no word starts here: the character alone, as if its frequency were 1
+    following = 0.0  # best[k + 1]
     for k in range(n - 1, -1, -1):
         f = get(piece[k])
-        if f is None:
-            best[k] = alone + best[k + 1]
-            continue
-        score = None
-        i = k + 1
-        while True:  # FREQ holds every prefix of every word (as 0 if not a word)
+        if not f:
+            if f is None:  # no word starts here
+                following = best[k] = alone + following
+                continue
+            score = None  # FREQ holds every prefix of every word (as 0 if not a word)
+        else:
+            score = log(f) - logtotal + following
+            to = k + 1
+        i = k + 2
+        while i <= n:
+            f = get(piece[k:i])
+            if f is None:
+                break
             if f:
                 s = log(f) - logtotal + best[i]
                 if score is None:
                     score, to = s, i
                 elif s >= score:
                     if s - score < TIE:
-                        tied[k] = True
+                        tied = (tied or set()) | {k}
                     score, to = s, i
                 elif score - s < TIE:
-                    tied[k] = True
-            if i >= n:
-                break
+                    tied = (tied or set()) | {k}
             i += 1
-            f = get(piece[k:i])
-            if f is None:
-                break
         if score is None:
-            best[k] = alone + best[k + 1]
+            following = best[k] = alone + following
         else:
-            best[k] = score
+            following = best[k] = score
             step[k] = to
     out = [offset]
     x = 0
     any_tie = False
     while x < n:
-        if tied[x]:
+        if tied and x in tied:
             any_tie = True
         x = step[x]
         out.append(offset + x)
@@ -261,7 +264,8 @@ class Judge:
         block = BLOCK_CODES
         block_chars = BLOCK_CHARS
         kinds = self._kinds
-        segment = self._segment
+        memo_get = self._memo.get
+        work_out = self._work_out
         out: list = []
         append = out.append
         for start, end, key, clean in matches:
@@ -358,7 +362,16 @@ class Judge:
                                 if not (bitmap[h & mask] and bitmap[h >> shift & mask]):
                                     break
                         right += 1
-                append(segment(tok, start, end, lo, hi, left, right, kind))
+                # _segment(), its memo looked up here
+                open_left = left > lo and codes[left - 1] in block
+                open_right = right < hi and codes[right] in block
+                seg = tok[left:right]
+                memo_key = (seg, start - left, end - left, open_left, open_right)
+                verdict = memo_get(memo_key)
+                if verdict is None:
+                    verdict = work_out(tok, start, end, lo, hi, left, right, kind, seg, open_left, open_right,
+                                       memo_key)
+                append(verdict)
         return out
 
     def _settle(self, tok: str, start: int, end: int, lo: int, hi: int,
@@ -380,7 +393,6 @@ class Judge:
     def _segment(self, tok: str, start: int, end: int, lo: int, hi: int, left: int, right: int,
                  kind: int) -> str:
         """The verdict from the segment between the cut points *left* and *right* on."""
-        crossed = self._crossed
         open_left = left > lo and tok[left - 1] in BLOCK_CHARS
         open_right = right < hi and tok[right] in BLOCK_CHARS
         seg = tok[left:right]
@@ -388,6 +400,12 @@ class Judge:
         verdict = self._memo.get(memo_key)
         if verdict is not None:
             return verdict
+        return self._work_out(tok, start, end, lo, hi, left, right, kind, seg, open_left, open_right, memo_key)
+
+    def _work_out(self, tok: str, start: int, end: int, lo: int, hi: int, left: int, right: int, kind: int,
+                  seg: str, open_left: bool, open_right: bool, memo_key: tuple | None) -> str:
+        """_segment() past its memo: *seg* is ``tok[left:right]``, *memo_key* where the verdict goes."""
+        crossed = self._crossed
         # left..start and end..right are block characters (a position is only
         # crossed between two), so the segment is one piece when the key is.
         ties: list = []
