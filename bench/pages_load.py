@@ -12,7 +12,11 @@ page, the p95 ratio to the baseline (target <= 3x) and the load average.
 bench/pages_profile.py gives the in-process CPU ms and SQL statements per page.
 
     .venv/bin/python bench/pages_load.py [--database-url URL] [--drafts 100000] [--users 20] [--requests 30]
-        [--rounds 3] [--workers 2] [--threads 8]
+        [--rounds 3] [--workers 2] [--threads 8] [--dir DIR | --reuse]
+
+--dir DIR keeps the SQLite data set in DIR/imprimatur.db and uses it again on the next run
+(bench/pages_profile.py --dir DIR shares it); --reuse does the same for --database-url's
+bench database. Either way a kept data set of another size is generated afresh.
 """
 from __future__ import annotations
 
@@ -40,6 +44,34 @@ from review.models import Channel, Draft  # noqa: E402
 from workers import redis_server  # noqa: E402
 
 PASSWORD = "bench-pass-1"  # set by bench/report_data.py
+
+
+BENCH_DB = "imprimatur_pages_bench"
+
+
+def bench_database(url: str) -> str:
+    """The URL of the bench database on url's server, created (empty) if it does not exist."""
+    from sqlalchemy import create_engine, text
+
+    from review.config import normalise_database_url
+
+    url = normalise_database_url(url)
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": BENCH_DB}).first() is None:
+            conn.execute(text(f'CREATE DATABASE "{BENCH_DB}"'))
+    admin.dispose()
+    return url.rsplit("/", 1)[0] + "/" + BENCH_DB
+
+
+def kept_size(db) -> int:
+    """How many drafts a kept data set holds (0: empty or no schema yet)."""
+    from sqlalchemy import func, inspect
+
+    if not inspect(db.engine).has_table("draft"):
+        return 0
+    with db.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(Draft)).scalar_one()
 
 
 class Browser:
@@ -122,17 +154,36 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="the pages take turns this many times")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (flask serve runs 2)")
     parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
+    parser.add_argument("--dir", default=None, help="SQLite: keep the data set in DIR and reuse it")
+    parser.add_argument("--reuse", action="store_true", help="--database-url: reuse the bench database if it "
+                                                             "holds a data set of --drafts")
     args = parser.parse_args()
-    instance = Path(tempfile.mkdtemp(prefix="imprimatur-pages-"))
+    if args.dir and args.database_url:
+        parser.error("--dir is for SQLite; use --reuse with --database-url")
+    instance = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="imprimatur-pages-"))
+    instance.mkdir(parents=True, exist_ok=True)
     settings = {"INSTANCE_PATH": str(instance)}
-    if args.database_url:  # a database of its own on that server, fresh each run
-        settings["DATABASE_URL"] = fresh_postgres(args.database_url, "imprimatur_pages_bench")
+    if args.dir:
+        settings["DATABASE_URL"] = f"sqlite:///{instance / 'imprimatur.db'}"
+    if args.database_url:  # a database of its own on that server, fresh each run unless --reuse
+        settings["DATABASE_URL"] = (bench_database(args.database_url) if args.reuse
+                                    else fresh_postgres(args.database_url, BENCH_DB))
     rt = create_app(settings).extensions["imprimatur"]
+    if (args.dir or args.reuse) and kept_size(rt.db) != args.drafts:  # none, another size, or half made
+        rt.db.engine.dispose()
+        if args.dir:
+            (instance / "imprimatur.db").unlink(missing_ok=True)
+        else:
+            fresh_postgres(args.database_url, BENCH_DB)
+        rt = create_app(settings).extensions["imprimatur"]
     rt.db.upgrade()
-    started = time.perf_counter()
-    generate(rt.db, args.drafts, 10, log=lambda line: None)
-    print(f"generated {args.drafts:,} drafts and {args.drafts * 10:,} flags in {time.perf_counter() - started:.0f} s "
-          f"({rt.db.engine.dialect.name})")
+    if kept_size(rt.db) == args.drafts:
+        print(f"reusing the data set of {args.drafts:,} drafts ({rt.db.engine.dialect.name})")
+    else:
+        started = time.perf_counter()
+        generate(rt.db, args.drafts, 10, log=lambda line: None)
+        print(f"generated {args.drafts:,} drafts and {args.drafts * 10:,} flags in "
+              f"{time.perf_counter() - started:.0f} s ({rt.db.engine.dialect.name})")
     with rt.db.transaction() as s:
         draft_id = s.execute(select(Draft.id).join(Channel, Channel.id == Draft.channel_id)
                              .where(Draft.status == "in_review", Channel.leader_id == 10)
@@ -171,6 +222,7 @@ def main():
         server.wait(15)
         if not rt.settings.get("REDIS_URL"):
             redis_server.stop(instance)
+        rt.db.engine.dispose()
     base = percentile(results[0][1], 0.95)
     print(f"{args.users} concurrent users x {args.requests} requests per page in {args.rounds} rounds; "
           f"gunicorn {args.workers} workers x {args.threads} threads; {os.cpu_count()} cores; "
