@@ -14,7 +14,7 @@ there can be read against a floor:
 3. storage: PostgreSQL doing the writes a draft's life needs, as bare SQL
    over one psycopg connection: the submission (draft, version, status,
    audit event, one commit) and the scan stored in batches of 20 (result,
-   FLAGS flags, status, audit events, notifications, one commit); the
+   FLAGS flags by COPY, status, audit events, notifications, one commit); the
    server's CPU and the client's;
 4. scan: the engine itself on one core, cold (as bench/pipeline_load.py).
 
@@ -200,10 +200,12 @@ def storage_floor(database_url: str, drafts: int, flags: int, batch: int = 20) -
                 cur.execute("INSERT INTO scanresult (version_id, wordlist_version, flag_count, duration_ms, created_at) "
                             "VALUES (%s, 'floor', %s, 1, now()) RETURNING id", (version_id, flags))
                 results.append(cur.fetchone()[0])
-            cur.executemany("INSERT INTO flag (scan_result_id, version_id, field, term, category, severity, confidence, "
-                            "rule, start, \"end\", text) VALUES (%s, %s, 'body', '刷单', 'fraud', 'high', 'medium', "
-                            "'wordlist:fraud', %s, %s, '刷单')",
-                            [(r, v, 151 * k, 151 * k + 2) for r, (_, v) in zip(results, part) for k in range(flags)])
+            with cur.copy('COPY flag (scan_result_id, version_id, field, term, category, severity, confidence, '
+                          'rule, start, "end", text) FROM STDIN') as copy:
+                for r, (_, v) in zip(results, part):
+                    for k in range(flags):
+                        copy.write_row((r, v, "body", "刷单", "fraud", "high", "medium", "wordlist:fraud",
+                                        151 * k, 151 * k + 2, "刷单"))
             cur.execute("UPDATE draft SET status = 'in_review' WHERE id = ANY(%s) AND status = 'queued'",
                         ([d for d, _ in part],))
             audit(cur, [("scan.completed", None, d) for d, _ in part])
