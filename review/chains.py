@@ -301,9 +301,11 @@ def may_decide_sql(shape: tuple, position):
     return or_(*terms) if terms else None
 
 
-def reviewer_scope(session: Session, user: User, at: datetime | None = None) -> ReviewerScope:
-    """Two small queries: the delegations in force, and the chains that may name the user or a principal."""
-    grants = delegation.active_for_deputy(session, user, at or now())
+def reviewer_scope(session: Session, user: User, at: datetime | None = None, grants=None) -> ReviewerScope:
+    """Two small queries: the delegations in force (unless the caller passes `grants`, as
+    delegation.active_for_deputy gives them), and the chains that may name the user or a principal."""
+    if grants is None:
+        grants = delegation.active_for_deputy(session, user, at or now())
     principals = [p for _, p in grants if p.id != user.id]
     channels: dict[int, tuple[ChannelSummary, list[Step]]] = {}
     people = [user, *principals]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, exists, select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from review import audit, notifications
@@ -20,11 +21,20 @@ def today_local(at: datetime | None = None) -> date:
     return to_local(at or now()).date()
 
 
+# In force on the day bound as :day.
+_IN_FORCE = (Delegation.revoked_at.is_(None), Delegation.starts_on <= bindparam("day"),
+             Delegation.ends_on >= bindparam("day"))
 # Built once: every review queue and draft page asks (review/chains.py).
 _ACTIVE_FOR_DEPUTY = (select(Delegation, User).join(User, User.id == Delegation.principal_id)
-                      .where(Delegation.deputy_id == bindparam("deputy_id"), Delegation.revoked_at.is_(None),
-                             Delegation.starts_on <= bindparam("day"), Delegation.ends_on >= bindparam("day"),
-                             User.active.is_(True)))
+                      .where(Delegation.deputy_id == bindparam("deputy_id"), *_IN_FORCE, User.active.is_(True)))
+_PRINCIPAL = aliased(User)
+
+
+def stands_in_sql():
+    """SQL, correlated to the User row of the enclosing select: would active_for_deputy find a
+    grant for this user on :day? (The signed-in user's query asks, review/web/auth.py.)"""
+    return exists().where(Delegation.deputy_id == User.id, *_IN_FORCE, _PRINCIPAL.id == Delegation.principal_id,
+                          _PRINCIPAL.active.is_(True))
 
 
 def active_for_deputy(session: Session, deputy: User, at: datetime) -> list[tuple[Delegation, User]]:

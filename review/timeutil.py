@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 CST = timezone(timedelta(hours=8), "CST")
+_EIGHT_HOURS = timedelta(hours=8)
 
 
 def now() -> datetime:
@@ -19,8 +20,13 @@ def to_local(dt: datetime | None) -> datetime | None:
 
 
 def fmt(dt: datetime | None) -> str:
-    local = to_local(dt)
-    return local.strftime("%Y-%m-%d %H:%M") if local else ""
+    """'2026-11-27 10:30' in China time. Lists show one or two a row: for UTC (naive, as SQLite
+    returns it, or aware) eight hours added and C's isoformat cost a third of astimezone + strftime."""
+    if dt is None:
+        return ""
+    if dt.tzinfo is None or dt.tzinfo is timezone.utc:
+        return (dt + _EIGHT_HOURS).isoformat(" ", "minutes")[:16]
+    return dt.astimezone(CST).isoformat(" ", "minutes")[:16]
 
 
 def parse_local(value: str) -> datetime:

@@ -15,8 +15,9 @@ from review.web.ratelimit import LoginLimiter
 bp = Blueprint("auth", __name__)
 
 # The signed-in user with what every page's header shows of them: the unread badge and
-# whether 待我审核 is offered. One statement per request instead of three.
-_SIGNED_IN = (select(User, notifications.unread_sql(), chains.reviews_anywhere_sql())
+# whether 待我审核 is offered; and whether they stand in for anyone today, so that the queue
+# does not ask for their delegations when there are none. One statement per request.
+_SIGNED_IN = (select(User, notifications.unread_sql(), chains.reviews_anywhere_sql(), delegation.stands_in_sql())
               .where(User.id == bindparam("user_id")))
 
 
@@ -29,12 +30,19 @@ def load_user(user_id: str):
     row = db_session().execute(_SIGNED_IN, {"user_id": key, "day": delegation.today_local()}).first()
     if row is None or not row[0].active:
         return None
-    user, unread, reviewer = row
+    user, unread, reviewer, stands_in = row
     if request.method in ("GET", "HEAD"):
         # A GET changes nothing before its page renders, so the header may use these. After a
         # POST (a notification read, a delegation made) header_counts asks again at render time.
         g.header = {"unread_count": unread, "is_reviewer": bool(reviewer)}
+        g.stands_in = bool(stands_in)
     return user
+
+
+def known_grants() -> list | None:
+    """The delegations in force for the signed-in user, when load_user found that there are
+    none ([]); None when it is not known (after a POST), for the caller to look them up."""
+    return [] if g.get("stands_in") is False else None
 
 
 def header_counts() -> dict:

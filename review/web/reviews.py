@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 
 from review import chains, queries, workflow
 from review.models import Draft
+from review.web import auth
 from review.web.context import db_session
 from review.web.drafts import act_on_draft
 from review.web.guards import role_required
@@ -18,13 +19,15 @@ bp = Blueprint("reviews", __name__)
 def queue():
     session = db_session()
     user = current_user._get_current_object()  # not the proxy: the queue checks the user per draft
-    scope = chains.reviewer_scope(session, user)  # once for the queue and the glance below it
+    # Once for the queue and the glance below it; without the delegation query when load_user
+    # found that the user stands in for nobody today.
+    scope = chains.reviewer_scope(session, user, grants=auth.known_grants())
     if not scope.channels and not chains.is_reviewer_anywhere(session, user):
         abort(403)
+    recent, scanning = queries.recent_and_scanning(session, user, limit=10)
     return render_template("review_queue.html", rows=queries.review_queue(session, user, scope=scope),
                            waiting=queries.waiting_on_others(session, user, scope=scope),
-                           scanning=queries.pending_scan_count(session, user),
-                           recent=queries.recent_decisions(session, user, limit=10))
+                           scanning=scanning, recent=recent)
 
 
 @bp.post("/drafts/<int:draft_id>/decision")
