@@ -137,7 +137,9 @@ def child(size: int, text_path: str, load_only: bool) -> dict:
     def best(fn, repeat=3, before=None):
         times = []
         for _ in range(repeat):
-            state = before() if before is not None else None
+            state = result = None  # what the last run made (an engine, hits) is freed before the next
+            if before is not None:
+                state = before()
             t = cpu()
             result = fn(state)
             times.append(cpu() - t)
@@ -153,6 +155,7 @@ def child(size: int, text_path: str, load_only: bool) -> dict:
     bare_s, bare_n = best(lambda _: sum(1 for _ in automaton.iter(text)))
     if rs_automaton is not None:
         rs_s, rs_n = best(lambda _: len(rs_automaton.find_matches_as_indexes(text, overlapping=True)))
+
     def scan(e):
         # The engine pauses the cyclic collector during a scan; the young
         # generation it then leaves to the next collection is collected inside
