@@ -27,9 +27,9 @@ def _spy_on_matching(engine, during):
     """Call *during* (with the text) inside the scan, between matching and the rest."""
     find = engine._matcher.find
 
-    def spying(text):
+    def spying(text, *rest):
         during(text)
-        return find(text)
+        return find(text, *rest)
 
     engine._matcher.find = spying
 

@@ -142,3 +142,55 @@ def test_an_unwritable_cache_directory_only_costs_time(tmp_path, monkeypatch):
     bitmap = dictionary.base_bitmap()
     assert dictionary.last_load()["bitmap"] == "built"
     assert len(bitmap) == len(trigram_bitmap([]))
+
+
+# --- the text confidence reads, taken from the folded text ------------------
+
+JIEBA_BLOCK_SYMBOLS = "+#&._%-"
+
+
+def test_confidence_text_differs_from_token_text_only_where_jieba_sees_no_block():
+    """Every BMP character: the folded one-for-one form (what confidence_text
+    starts from) holds the token text's character wherever that is a jieba
+    block character, except the seven ASCII symbols it puts back, and a
+    non-block character wherever the token text has one."""
+    from review.scanning.confidence import BLOCK_CHARS
+
+    match_table, token_table, _, _ = normalize._tables()
+    restored = set()
+    for cp in range(0x10000):
+        token, match = token_table[cp], match_table[cp]
+        if token in BLOCK_CHARS:
+            if match != token:
+                assert match == normalize.BARRIER
+                restored.add(chr(cp))
+        else:
+            assert match not in BLOCK_CHARS, hex(cp)
+    assert restored == set(JIEBA_BLOCK_SYMBOLS)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(PIECES + list(JIEBA_BLOCK_SYMBOLS) + ["-----", "1.5%", "C++", "a_b"]),
+                max_size=20).map("".join))
+def test_confidence_text_agrees_with_token_text_on_jiebas_blocks(text):
+    from review.scanning.confidence import BLOCK_CHARS
+
+    seen = normalize.confidence_text(text, normalize.fold(text))
+    tok = normalize.token_text(text)
+    assert len(seen) == len(tok)
+    for a, b in zip(seen, tok):
+        assert a == b if b in BLOCK_CHARS else a not in BLOCK_CHARS
+
+
+def test_verdicts_on_confidence_text_are_those_on_token_text():
+    terms = ["大麻", "麻烦", "中国", "人民", "国人", "家", "的", "新年", "快乐", "ab", "c++", "1.5"]
+    freq, total = dictionary.add_terms(terms)
+    bitmap = trigram_bitmap(terms, bytearray(dictionary.base_bitmap()))
+    rnd = random.Random(5)
+    alphabet = list("中国人民大麻烦家的新年快乐我们，。ab1c ") + list(JIEBA_BLOCK_SYMBOLS) + ["\u200b", "----", "++"]
+    for _ in range(400):
+        text = "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(1, 40)))
+        tok = normalize.token_text(text)
+        seen = normalize.confidence_text(text, normalize.fold(text))
+        matches = sorted((i, i + len(t), t, None) for t in terms for i in range(len(tok)) if tok.startswith(t, i))
+        assert Judge(freq, total, bitmap).verdicts(seen, matches) == Judge(freq, total, bitmap).verdicts(tok, matches)

@@ -91,6 +91,7 @@ class _Matcher:
         self._info = [(latin[k[0]], latin[k[-1]], k in allow, k if k in terms else None) for k in plain]
         self._odd_info = [(latin[k[0]], latin[k[-1]], k in allow, k if k in terms else None) for k, _ in self._odd]
         self._automaton = ahocorasick_rs.AhoCorasick(plain) if plain else None
+        self.active = bool(plain or self._odd)  # False: there is nothing to find
 
     def _raw(self, folded: str) -> list[tuple[int, int, int]]:
         """(pattern index, start, end) of every key in *folded*, in the order of their end."""
@@ -111,10 +112,12 @@ class _Matcher:
             found.sort(key=itemgetter(2))
         return found
 
-    def find(self, text: str) -> tuple[list[tuple[int, int, str, bool | None]], list[tuple[int, int]]]:
+    def find(self, text: str, folded: normalize.Folded | None = None
+             ) -> tuple[list[tuple[int, int, str, bool | None]], list[tuple[int, int]]]:
         """``(matches, allowed)``: ``(start, end, key, clean)`` of each term key
         found and ``(start, end)`` of each allow-list phrase, spans into the
-        original *text*, in the order of their end in the folded text.
+        original *text*, in the order of their end in the folded text
+        (*folded*: normalize.fold(text), if the caller has it).
 
         *clean* is True when no noise was dropped inside the match (then the
         text jieba reads holds the key there), False when some was, None when
@@ -122,9 +125,10 @@ class _Matcher:
         """
         matches: list = []
         allowed: list = []
-        if (self._automaton is None and not self._odd) or not text:
+        if not self.active or not text:
             return matches, allowed
-        folded = normalize.fold(text)
+        if folded is None:
+            folded = normalize.fold(text)
         found = self._raw(folded.text)
         if not found:
             return matches, allowed
@@ -250,13 +254,15 @@ class ScanEngine:
             _collector_resume()
 
     def _scan(self, text: str, include_low: bool) -> list[Hit]:
-        matches, allowed = self._matcher.find(text)
+        folded = normalize.fold(text) if text and self._matcher.active else None
+        matches, allowed = self._matcher.find(text, folded)
         suppressed = _Suppressor(allowed)
         if allowed:
             matches = [m for m in matches if not suppressed(m[0], m[1])]
 
         full_width = _FULL_WIDTH.search(text) is not None
-        tok = normalize.token_text(text) if matches or full_width else text
+        # What jieba reads, where confidence can tell (from the folded text: no second pass).
+        tok = normalize.confidence_text(text, folded) if matches else text
         terms = self._terms
         hits: list[Hit] = []
         append = hits.append
@@ -278,7 +284,7 @@ class ScanEngine:
                 append(new(Hit, (term, category, severity, confidence, rule, start, end, found)))
 
         # Full-width digits and letters are read as ASCII; offsets stay (one for one).
-        digits = tok if full_width else text
+        digits = normalize.token_text(text) if full_width else text
         pii = False
         for rule, start, end in detectors.detect(digits):
             if not suppressed(start, end):

@@ -345,6 +345,36 @@ def token_text(text: str) -> str:
     return text.translate(_tables()[1])
 
 
+# jieba's block characters outside CJK (its re_han_default); these seven are
+# noise to matching (BARRIER in the folded text) but jieba reads them in blocks.
+_JIEBA_SYMBOLS = re.compile("[+#&._%-]")
+
+
+def confidence_text(text: str, folded: Folded) -> str:
+    """What jieba reads as far as confidence can tell, from the folded text's
+    one-for-one form instead of a second pass over *text*.
+
+    It equals token_text(text) at every jieba block character (CJK, ASCII
+    letters and digits, ``+#&._%-``) and has a character that is none of those
+    wherever token_text has one (dropped noise stays BARRIER), which is all
+    that jieba's segmentation around a match depends on.
+    """
+    dense = folded._dense
+    if dense is None:
+        return token_text(text)
+    found = [m.start() for m in _JIEBA_SYMBOLS.finditer(text)]
+    if not found:
+        return dense
+    pieces = []
+    last = 0
+    for i in found:
+        pieces.append(dense[last:i])
+        pieces.append(text[i])
+        last = i + 1
+    pieces.append(dense[last:])
+    return "".join(pieces)
+
+
 def is_word_char(ch: str) -> bool:
     """A letter or digit that forms Latin words with its neighbours (after folding)."""
     folded = _fold_char(ch)[:1]
@@ -352,5 +382,5 @@ def is_word_char(ch: str) -> bool:
                              or ("\u00c0" <= folded <= "\u024f" and folded.isalpha()))
 
 
-__all__ = ["BARRIER", "Folded", "MAX_GAP", "fold", "fold_term", "fold_terms", "gaps", "is_word_char", "token_text",
+__all__ = ["BARRIER", "Folded", "MAX_GAP", "confidence_text", "fold", "fold_term", "fold_terms", "gaps", "is_word_char", "token_text",
            "warm_up"]
