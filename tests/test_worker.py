@@ -85,6 +85,7 @@ def test_sweep_skips_versions_with_a_live_job(app, rt, make, db):
     assert sweep(rt) == [version.id]
 
 
+@pytest.mark.app_config(WORKER_HEARTBEAT_INTERVAL=1, WORKER_HEARTBEAT_GRACE=0)
 def test_sweep_requeues_a_job_taken_off_the_queue_by_a_worker_that_died(app, rt, make, run_worker, db):
     editor, leader, channel, *_ = make.team()
     draft, version = make.submit(editor, channel)
@@ -92,9 +93,30 @@ def test_sweep_requeues_a_job_taken_off_the_queue_by_a_worker_that_died(app, rt,
     queue = Queue(rt.settings["SCAN_QUEUE"], connection=rt.redis)
     rt.redis.lrem(queue.key, 0, job_id(rt, version.id))  # popped, then the worker died before starting it
     assert Job.fetch(job_id(rt, version.id), connection=rt.redis).get_status() == "queued"
+    # Its worker may be registering it this very moment: not at once...
+    assert sweep(rt) == []
+    time.sleep(1.1)
+    # ...but once a heartbeat's life has passed and it is still not started.
     assert sweep(rt) == [version.id]
     run_worker()
     assert status(db, draft.id) == "in_review" and results(db, version.id) == 1
+
+
+@pytest.mark.app_config(WORKER_HEARTBEAT_INTERVAL=1, WORKER_HEARTBEAT_GRACE=0)
+def test_sweep_leaves_a_job_that_a_worker_has_just_taken(app, rt, make, run_worker, db):
+    """The moment between a worker's LPOP and its registering the job: a sweep
+    then must not enqueue it again, or it would be scanned twice."""
+    editor, leader, channel, *_ = make.team()
+    draft, version = make.submit(editor, channel)
+    enqueue_scan(rt, version.id)
+    queue = Queue(rt.settings["SCAN_QUEUE"], connection=rt.redis)
+    rt.redis.lrem(queue.key, 0, job_id(rt, version.id))  # taken...
+    assert sweep(rt) == []
+    job = Job.fetch(job_id(rt, version.id), connection=rt.redis)
+    job.set_status("started")  # ...and registered by its (live) worker
+    time.sleep(1.1)
+    assert sweep(rt) == []
+    assert queue.count == 0 and results(db, version.id) == 0
 
 
 def _children(pid: int) -> list[int]:

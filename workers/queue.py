@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import redis
 from rq import Callback, Queue, Retry
@@ -51,17 +52,19 @@ def try_enqueue_scan(runtime, version_id: int, *, at_front: bool = False) -> boo
         return False
 
 
-def job_is_live(runtime, version_id: int) -> bool:
+def _job_state(runtime, version_id: int) -> tuple[str, str]:
+    """("live" | "lost" | "orphan", when the job was enqueued). An orphan says
+    queued but is in no queue: taken by a worker (RQ's own dequeue, or a
+    batch's claim) that either is registering it this very moment or died
+    before it could."""
     try:
         job = Job.fetch(job_id(runtime, version_id), connection=runtime.redis)
     except NoSuchJobError:
-        return False
+        return "lost", ""
     status = job.get_status(refresh=False)
-    if status == JobStatus.QUEUED:
-        # Taken off the queue by a worker that died before starting it (RQ's own
-        # dequeue, or a batch's claim): it says queued but no worker will see it.
-        return _in_queue(runtime, job)
-    return status in LIVE
+    if status == JobStatus.QUEUED and not _in_queue(runtime, job):
+        return "orphan", str(job.enqueued_at)
+    return ("live" if status in LIVE else "lost"), ""
 
 
 def _in_queue(runtime, job: Job) -> bool:
@@ -74,14 +77,30 @@ def _in_queue(runtime, job: Job) -> bool:
 def sweep(runtime) -> list[int]:
     """Re-enqueue every version that has no scan result and no live job
     (lost to a Redis restart, a killed worker or a failed enqueue).
-    Returns the version ids enqueued again."""
+    Returns the version ids enqueued again.
+
+    A job taken off the queue and not yet started (an orphan) is given a
+    heartbeat's life first: a live worker registers it within milliseconds,
+    and enqueueing it again meanwhile would have it scanned twice. So it is
+    enqueued again only when an earlier sweep of this process saw the same
+    orphan at least that long ago."""
     db, s = runtime.db, runtime.settings
+    patience = s["WORKER_HEARTBEAT_INTERVAL"] + s["WORKER_HEARTBEAT_GRACE"]
     with db.transaction() as session:
         waiting = workflow.versions_awaiting_scan(session)
     requeued = []
+    seen_before, runtime.orphan_scans = runtime.orphan_scans, {}
     for version_id in waiting:
-        if job_is_live(runtime, version_id):
+        state, enqueued = _job_state(runtime, version_id)
+        if state == "live":
             continue
+        if state == "orphan":
+            first = seen_before.get(version_id)
+            if first is None or first[0] != enqueued:  # new, or enqueued again since
+                first = (enqueued, time.monotonic())
+            if time.monotonic() - first[1] < patience:
+                runtime.orphan_scans[version_id] = first
+                continue
         with db.transaction() as session:
             if not workflow.note_requeue(session, version_id, s["MAX_SCAN_ATTEMPTS"]):
                 continue

@@ -22,6 +22,9 @@ class Runtime:
         self.job_engine = None  # the engine ScanWorker fetched for the job it is running
         self.job_companions: list[int] = []  # versions claimed to be scanned with it (workers/batch.py)
         self.job_outcomes: dict[int, dict] = {}  # what the job stored, by version
+        # Scan jobs this process's sweeps found taken off the queue but never
+        # started: version -> (when the job was enqueued, when first seen so).
+        self.orphan_scans: dict[int, tuple[str, float]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -80,7 +83,6 @@ def install(runtime: Runtime) -> None:
 
 
 def current() -> Runtime:
-    global _current
     if _current is None:
         install(Runtime(config.load()))
     return _current
