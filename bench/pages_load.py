@@ -8,11 +8,13 @@ untimed request, so templates are compiled and caches warm). The baseline,
 measured the same way in the same run and server, is a trivial page of the
 same app (the login form). The pages take turns in --rounds rounds, so load
 from elsewhere on the machine falls on all of them alike. Prints p50/p95 per
-page, the p95 ratio to the baseline (target <= 3x) and the load average.
+page, the p95 ratio to the baseline (target <= 3x), the load average, and the server's
+CPU time per request of each page (the gunicorn processes' user + system time from /proc
+over that page's rounds: a figure that load from elsewhere moves far less than latency).
 bench/pages_profile.py gives the in-process CPU ms and SQL statements per page.
 
     .venv/bin/python bench/pages_load.py [--database-url URL] [--drafts 100000] [--users 20] [--requests 30]
-        [--rounds 3] [--workers 2] [--threads 8] [--dir DIR | --reuse]
+        [--rounds 3] [--workers 2] [--threads 8] [--worker-class gthread] [--dir DIR | --reuse]
 
 --dir DIR keeps the SQLite data set in DIR/imprimatur.db and uses it again on the next run
 (bench/pages_profile.py --dir DIR shares it); --reuse does the same for --database-url's
@@ -107,6 +109,33 @@ class Browser:
         return self
 
 
+SERVER_PIDS: list[int] = []  # the gunicorn master and its workers
+
+
+def server_cpu() -> float:
+    """CPU seconds (user + system) the server's processes have used so far, from /proc: unlike
+    latency, load from elsewhere on the machine hardly moves it."""
+    total = 0
+    for pid in SERVER_PIDS:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids(master: int) -> list[int]:
+    pids = [master]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master:
+                pids.append(int(stat.parent.name))
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
 class Users:
     """USERS signed-in browsers (or anonymous ones) requesting one page, kept across rounds."""
 
@@ -115,6 +144,8 @@ class Users:
         self.browsers = [Browser(port).login(username) if username else Browser(port) for _ in range(users)]
         self.latencies: list[float] = []
         self.warm = False
+        self.served = 0  # requests, the untimed ones included
+        self.server_cpu = 0.0  # seconds of CPU the gunicorn processes spent in this page's rounds
 
     def round(self, requests: int) -> None:
         """Every browser requests the page REQUESTS times at once (after one untimed request the
@@ -138,10 +169,13 @@ class Users:
                 self.latencies.extend(mine)
 
         threads = [threading.Thread(target=run, args=(b,)) for b in self.browsers]
+        cpu = server_cpu()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
+        self.server_cpu += server_cpu() - cpu
+        self.served += len(self.browsers) * (requests + (0 if self.warm else 1))
         self.warm = True
 
 
@@ -154,6 +188,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="the pages take turns this many times")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (flask serve runs 2)")
     parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
+    parser.add_argument("--worker-class", default="gthread", help="gunicorn -k (gthread keeps connections alive "
+                                                                  "with one thread too; sync does not)")
     parser.add_argument("--dir", default=None, help="SQLite: keep the data set in DIR and reuse it")
     parser.add_argument("--reuse", action="store_true", help="--database-url: reuse the bench database if it "
                                                              "holds a data set of --drafts")
@@ -195,7 +231,7 @@ def main():
     port = free_port()
     # One server for the baseline and the pages alike.
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", str(args.workers),
-                               "--threads", str(args.threads), "app:create_app()"], cwd=ROOT, env=env,
+                               "--threads", str(args.threads), "-k", args.worker_class, "app:create_app()"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port)
@@ -207,6 +243,7 @@ def main():
         ]
         warm = Users(port, 4, None, "/login")
         warm.round(5)  # both gunicorn workers up
+        SERVER_PIDS[:] = server_pids(server.pid)
         load_before = os.getloadavg()
         groups = [(name, Users(port, args.users, user, path)) for name, user, path in cases]
         # The pages take turns in rounds, so a burst of load from elsewhere on the machine
@@ -216,7 +253,7 @@ def main():
             for _, group in groups:
                 group.round(n)
         load_after = os.getloadavg()
-        results = [(name, group.latencies) for name, group in groups]
+        results = [(name, group.latencies, group.server_cpu / group.served) for name, group in groups]
     finally:
         server.terminate()
         server.wait(15)
@@ -225,13 +262,15 @@ def main():
         rt.db.engine.dispose()
     base = percentile(results[0][1], 0.95)
     print(f"{args.users} concurrent users x {args.requests} requests per page in {args.rounds} rounds; "
-          f"gunicorn {args.workers} workers x {args.threads} threads; {os.cpu_count()} cores; "
+          f"gunicorn {args.workers} {args.worker_class} workers x {args.threads} threads; {os.cpu_count()} cores; "
           f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after")
-    print(f"{'page':48} {'p50':>8} {'p95':>8} {'p95 / baseline':>15}")
-    for name, latencies in results:
+    print(f"{'page':48} {'p50':>8} {'p95':>8} {'p95 / baseline':>15} {'server CPU/request':>19}")
+    for name, latencies, cpu in results:
         p95 = percentile(latencies, 0.95)
-        print(f"{name:48} {percentile(latencies, .5) * 1000:6.0f}ms {p95 * 1000:6.0f}ms {p95 / base:14.1f}x")
-    print("target: p95 <= 3x the baseline's p95")
+        print(f"{name:48} {percentile(latencies, .5) * 1000:6.0f}ms {p95 * 1000:6.0f}ms {p95 / base:14.1f}x "
+              f"{cpu * 1000:9.2f}ms {cpu / results[0][2]:5.1f}x")
+    print("target: p95 <= 3x the baseline's p95 (server CPU/request: the gunicorn processes' CPU time per "
+          "request, over the page's rounds)")
 
 
 if __name__ == "__main__":
