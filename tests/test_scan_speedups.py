@@ -194,3 +194,15 @@ def test_verdicts_on_confidence_text_are_those_on_token_text():
         seen = normalize.confidence_text(text, normalize.fold(text))
         matches = sorted((i, i + len(t), t, None) for t in terms for i in range(len(tok)) if tok.startswith(t, i))
         assert Judge(freq, total, bitmap).verdicts(seen, matches) == Judge(freq, total, bitmap).verdicts(tok, matches)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a", "中", normalize.BARRIER, normalize.BARRIER * 3, normalize.BARRIER * 4,
+                                 normalize.BARRIER * 9]), max_size=15).map("".join))
+def test_long_runs_are_marked_at_their_first_barrier(translated):
+    """The head of every run of more than MAX_GAP barriers, and nothing else, is marked."""
+    import re
+
+    b, gap = normalize.BARRIER, normalize.MAX_GAP
+    reference = re.sub(f"(?<!{b}){b}(?={b}{{{gap}}})", normalize._KEPT_BARRIER, translated)
+    assert normalize._mark_long_runs(translated) == reference

@@ -23,7 +23,8 @@ import bisect
 import re
 import unicodedata
 from functools import lru_cache
-from itertools import accumulate
+from itertools import accumulate, repeat
+from operator import add, sub
 
 MAX_GAP = 3
 BARRIER = "\x00"  # never part of a folded term
@@ -175,7 +176,8 @@ class Folded:
         return p
 
 
-_LONG_RUN_HEAD = re.compile(f"(?<!{BARRIER}){BARRIER}(?={BARRIER}{{{MAX_GAP}}})")
+_LONG_RUN = BARRIER * (MAX_GAP + 1)
+_NOT_BARRIER = re.compile(f"[^{BARRIER}]")
 
 
 def gaps(folded: Folded) -> tuple[list[int], list[int], bool] | None:
@@ -208,10 +210,10 @@ def gaps(folded: Folded) -> tuple[list[int], list[int], bool] | None:
     extra = 0
     exp_f, exp_k, exp_n = folded._expansions
     for f, k, n in zip(exp_f, exp_k, exp_n):
-        while g < len(positions) and positions[g] <= k:
-            out_p.append(positions[g] + extra)
-            out_s.append(shifts[g] - extra)
-            g += 1
+        h = bisect.bisect_right(positions, k, g)  # the breakpoints up to k, shifted in C loops
+        out_p.extend(map(add, positions[g:h], repeat(extra)))
+        out_s.extend(map(sub, shifts[g:h], repeat(extra)))
+        g = h
         at_k = shifts[g - 1]  # dropped noise before kept index k
         for t in range(n):  # every character of the expansion maps back to k
             out_p.append(f + t)
@@ -224,16 +226,34 @@ def gaps(folded: Folded) -> tuple[list[int], list[int], bool] | None:
             h += 1
         out_p.append(f + n)
         out_s.append(after - extra)
-    while g < len(positions):
-        out_p.append(positions[g] + extra)
-        out_s.append(shifts[g] - extra)
-        g += 1
+    out_p.extend(map(add, positions[g:], repeat(extra)))
+    out_s.extend(map(sub, shifts[g:], repeat(extra)))
     out_p.append(len(folded.text) + 1)
     out_s.append(out_s[-1])
     return out_p, out_s, False
 
 
 _KEPT_BARRIER = "\x01"  # after translation no control character is left, so this one is free
+
+
+def _mark_long_runs(translated: str) -> str:
+    """The first BARRIER of each run of more than MAX_GAP made _KEPT_BARRIER
+    (str.find from run to run: a text has few such runs, if any)."""
+    i = translated.find(_LONG_RUN)
+    if i < 0:
+        return translated
+    pieces = []
+    last = 0
+    while i >= 0:  # i: the start of a run (found from a character that is not BARRIER)
+        pieces.append(translated[last:i])
+        pieces.append(_KEPT_BARRIER)
+        last = i + 1
+        after = _NOT_BARRIER.search(translated, i + len(_LONG_RUN))
+        if after is None:
+            break
+        i = translated.find(_LONG_RUN, after.start())
+    pieces.append(translated[last:])
+    return "".join(pieces)
 
 
 def fold(text: str) -> Folded:
@@ -244,7 +264,7 @@ def fold(text: str) -> Folded:
     if hard:
         # Noise outside the BMP (str.translate leaves it) is one code point: mark it like the rest.
         translated = _SUPPLEMENTARY_RUN.sub(lambda m: BARRIER * len(m.group()), translated)
-    dense = _LONG_RUN_HEAD.sub(_KEPT_BARRIER, translated)
+    dense = _mark_long_runs(translated)
     kept = dense.replace(BARRIER, "").replace(_KEPT_BARRIER, BARRIER)
     if not hard:
         return Folded(kept, text, dense=dense)
