@@ -112,17 +112,55 @@ class Browser:
 SERVER_PIDS: list[int] = []  # the gunicorn master and its workers
 
 
-def server_cpu() -> float:
-    """CPU seconds (user + system) the server's processes have used so far, from /proc: unlike
+def process_cpu(pids) -> dict[int, float]:
+    """CPU seconds (user + system) each of these processes has used so far, from /proc: unlike
     latency, load from elsewhere on the machine hardly moves it."""
-    total = 0
-    for pid in SERVER_PIDS:
+    out = {}
+    for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
+        out[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    return out
+
+
+def server_cpu() -> float:
+    return sum(process_cpu(SERVER_PIDS).values())
+
+
+class DatabaseCpu:
+    """A local PostgreSQL's backends serving the bench database (their CPU is the database's
+    share of a page; on 2 cores it competes with the server's). None of this for SQLite or a
+    server on another host."""
+
+    def __init__(self, url: str | None):
+        self.engine = None
+        if url and url.startswith("postgresql") and any(h in url for h in ("@127.0.0.1", "@localhost")):
+            from sqlalchemy import create_engine
+            from sqlalchemy.pool import NullPool
+
+            from review.config import normalise_database_url
+
+            self.engine = create_engine(normalise_database_url(url), poolclass=NullPool)
+
+    def snapshot(self) -> dict[int, float]:
+        if self.engine is None:
+            return {}
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                     "AND pid <> pg_backend_pid()")).scalars().all()
+        return process_cpu(pids)
+
+    @staticmethod
+    def used(before: dict[int, float], after: dict[int, float]) -> float:
+        """CPU between two snapshots (backends started in between count from zero)."""
+        return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+DB_CPU = DatabaseCpu(None)
 
 
 def server_pids(master: int) -> list[int]:
@@ -146,6 +184,7 @@ class Users:
         self.warm = False
         self.served = 0  # requests, the untimed ones included
         self.server_cpu = 0.0  # seconds of CPU the gunicorn processes spent in this page's rounds
+        self.db_cpu = 0.0  # and a local PostgreSQL's backends
 
     def round(self, requests: int) -> None:
         """Every browser requests the page REQUESTS times at once (after one untimed request the
@@ -169,12 +208,13 @@ class Users:
                 self.latencies.extend(mine)
 
         threads = [threading.Thread(target=run, args=(b,)) for b in self.browsers]
-        cpu = server_cpu()
+        cpu, db = server_cpu(), DB_CPU.snapshot()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         self.server_cpu += server_cpu() - cpu
+        self.db_cpu += DB_CPU.used(db, DB_CPU.snapshot())
         self.served += len(self.browsers) * (requests + (0 if self.warm else 1))
         self.warm = True
 
@@ -244,6 +284,8 @@ def main():
         warm = Users(port, 4, None, "/login")
         warm.round(5)  # both gunicorn workers up
         SERVER_PIDS[:] = server_pids(server.pid)
+        global DB_CPU
+        DB_CPU = DatabaseCpu(rt.settings["DATABASE_URL"])
         load_before = os.getloadavg()
         groups = [(name, Users(port, args.users, user, path)) for name, user, path in cases]
         # The pages take turns in rounds, so a burst of load from elsewhere on the machine
@@ -253,22 +295,27 @@ def main():
             for _, group in groups:
                 group.round(n)
         load_after = os.getloadavg()
-        results = [(name, group.latencies, group.server_cpu / group.served) for name, group in groups]
+        results = [(name, group.latencies, group.server_cpu / group.served, group.db_cpu / group.served)
+                   for name, group in groups]
     finally:
         server.terminate()
         server.wait(15)
         if not rt.settings.get("REDIS_URL"):
             redis_server.stop(instance)
         rt.db.engine.dispose()
+        if DB_CPU.engine is not None:
+            DB_CPU.engine.dispose()
     base = percentile(results[0][1], 0.95)
     print(f"{args.users} concurrent users x {args.requests} requests per page in {args.rounds} rounds; "
           f"gunicorn {args.workers} {args.worker_class} workers x {args.threads} threads; {os.cpu_count()} cores; "
           f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after")
-    print(f"{'page':48} {'p50':>8} {'p95':>8} {'p95 / baseline':>15} {'server CPU/request':>19}")
-    for name, latencies, cpu in results:
+    with_db = DB_CPU.engine is not None
+    print(f"{'page':48} {'p50':>8} {'p95':>8} {'p95 / baseline':>15} {'server CPU/request':>19}"
+          + (f" {'PostgreSQL CPU/request':>22}" if with_db else ""))
+    for name, latencies, cpu, db_cpu in results:
         p95 = percentile(latencies, 0.95)
         print(f"{name:48} {percentile(latencies, .5) * 1000:6.0f}ms {p95 * 1000:6.0f}ms {p95 / base:14.1f}x "
-              f"{cpu * 1000:9.2f}ms {cpu / results[0][2]:5.1f}x")
+              f"{cpu * 1000:9.2f}ms {cpu / results[0][2]:5.1f}x" + (f" {db_cpu * 1000:21.2f}ms" if with_db else ""))
     print("target: p95 <= 3x the baseline's p95 (server CPU/request: the gunicorn processes' CPU time per "
           "request, over the page's rounds)")
 
