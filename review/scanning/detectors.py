@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import re
 from datetime import date
+from functools import lru_cache
 
 RULE_ID = "pii:id_number"
 RULE_MOBILE = "pii:mobile"
@@ -87,20 +88,23 @@ _CANDIDATE = re.compile(r"[0-9][0-9 \-]{8,}[0-9Xx]|@")
 _ASCII_RUN = frozenset(chr(c) for c in range(0x20, 0x7F))
 
 
-def _windows(text: str) -> list[tuple[int, int]]:
+def _windows(text: str, candidate: re.Pattern | None = None, run: frozenset | None = None
+             ) -> list[tuple[int, int]]:
     """The whole runs of ASCII around each candidate, merged and in order.
 
     A Chinese text has few of them, so the detectors read a small part of it
     instead of all of it; a run is taken whole, so no match is cut short.
     """
+    if candidate is None:
+        candidate, run = _CANDIDATE, _ASCII_RUN
     windows: list[tuple[int, int]] = []
-    for m in _CANDIDATE.finditer(text):
+    for m in candidate.finditer(text):
         if windows and m.start() < windows[-1][1]:
             continue  # inside the run already taken
         lo, hi = m.start(), m.end()
-        while lo > 0 and text[lo - 1] in _ASCII_RUN:
+        while lo > 0 and text[lo - 1] in run:
             lo -= 1
-        while hi < len(text) and text[hi] in _ASCII_RUN:
+        while hi < len(text) and text[hi] in run:
             hi += 1
         windows.append((lo, hi))
     return windows
@@ -108,10 +112,67 @@ def _windows(text: str) -> list[tuple[int, int]]:
 
 def detect(text: str) -> list[tuple[str, int, int]]:
     """All PII spans in *text* as ``(rule, start, end)``."""
-    found: list[tuple[str, int, int]] = []
     windows = _windows(text)
     if not windows:
-        return found
+        return []
+    return _detect(text, windows)
+
+
+@lru_cache(maxsize=1)
+def _folded_patterns() -> tuple[re.Pattern, frozenset, list]:
+    """_CANDIDATE and _ASCII_RUN over the characters that token_text() turns into
+    them (full-width digits and letters, ①, Ⅻ ...), and the token table."""
+    from review.scanning import normalize
+
+    table = normalize.token_table()
+    into: dict[str, list[str]] = {}  # printable ASCII -> the characters translated into it
+    for cp, mapped in enumerate(table):
+        if mapped in _ASCII_RUN:
+            into.setdefault(mapped, []).append(chr(cp))
+
+    def preimage(chars: str) -> list[str]:
+        return [c for ch in chars for c in into.get(ch, ())]
+
+    def klass(chars: str) -> str:
+        return "[" + "".join(re.escape(c) for c in preimage(chars)) + "]"
+
+    digits = "0123456789"
+    candidate = re.compile(f"{klass(digits)}{klass(digits + ' -')}{{8,}}{klass(digits + 'Xx')}|{klass('@')}")
+    run = frozenset(preimage("".join(_ASCII_RUN)))
+    return candidate, run, table
+
+
+def warm_up() -> None:
+    """Build detect_folded()'s patterns now rather than in the first scan that needs them."""
+    _folded_patterns()
+
+
+def detect_folded(text: str) -> list[tuple[str, int, int]]:
+    """detect(normalize.token_text(text)) without translating the whole text.
+
+    The detectors read only the ASCII runs around candidates; the runs and
+    candidates of the translated text are found in *text* itself (over the
+    characters that translate into them, one for one), and only those runs
+    are translated. Outside them every pattern sees a character that is none
+    of its ASCII classes, translated or not.
+    """
+    candidate, run, table = _folded_patterns()
+    windows = _windows(text, candidate, run)
+    if not windows:
+        return []
+    pieces = []
+    last = 0
+    for lo, hi in windows:
+        pieces.append(text[last:lo])
+        pieces.append(text[lo:hi].translate(table))
+        last = hi
+    pieces.append(text[last:])
+    return _detect("".join(pieces), windows)
+
+
+def _detect(text: str, windows: list[tuple[int, int]]) -> list[tuple[str, int, int]]:
+    """detect() given the windows of *text*."""
+    found: list[tuple[str, int, int]] = []
 
     def finditer(pattern):
         # pos/endpos keep the whole string, so look-behinds still see what precedes a window.
@@ -153,4 +214,4 @@ def detect(text: str) -> list[tuple[str, int, int]]:
     return found
 
 
-__all__ = ["RULE_CARD", "RULE_EMAIL", "RULE_ID", "RULE_MOBILE", "detect", "id_number_valid", "luhn_valid"]
+__all__ = ["RULE_CARD", "RULE_EMAIL", "RULE_ID", "RULE_MOBILE", "detect", "detect_folded", "id_number_valid", "luhn_valid"]

@@ -35,6 +35,8 @@ WINDOW_MARGIN = 10
 _FULL_WIDTH = re.compile("[\uff01-\uff5e]")
 _CLAUSE_BREAKS = frozenset("。！？!?；;，,、：:\n\r\t…")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# A text with fewer matches than one per this many characters maps them one by one (_Matcher.find).
+SPARSE_RATIO = 100
 
 
 class Hit(NamedTuple):
@@ -134,11 +136,17 @@ class _Matcher:
         if not found:
             return matches, allowed
         info = self._info + self._odd_info if self._odd else self._info
-        mapping = normalize.gaps(folded)
         last = len(text)
         is_word_char = normalize.is_word_char
+        # Few matches for the text: map each by itself (Folded.span, a cursor
+        # that counts dropped characters from match to match) rather than list
+        # every dropped character of the text first (normalize.gaps).
+        sparse = len(found) * SPARSE_RATIO < len(text)
+        mapping = None if sparse else normalize.gaps(folded)
         if mapping is None:
             span = folded.span
+            # Known one for one (a Folded with no dense form, from tests, tells nothing).
+            plain = folded.expands is False
             for index, s, e in found:
                 latin_head, latin_tail, is_allow, key = info[index]
                 start, end = span(s, e)
@@ -149,7 +157,8 @@ class _Matcher:
                 if is_allow:
                     allowed.append((start, end))
                 if key is not None:
-                    matches.append((start, end, key, None))
+                    # Noise dropped inside the match iff it is longer in the original.
+                    matches.append((start, end, key, (end - start == e - s) if plain else None))
             return matches, allowed
 
         positions, shifts, plain = mapping
@@ -197,11 +206,13 @@ def preload() -> None:
     """Load now what every engine in this process shares (about a second, once).
 
     jieba's dictionary, the cut-point filter of it (from its cache file, see
-    review.scanning.dictionary) and the folding tables; otherwise the first
+    review.scanning.dictionary), the folding tables and the detectors' patterns
+    over full-width text; otherwise the first
     engine built loads them.
     """
     dictionary.base_bitmap(dictionary.base())
     normalize.warm_up()
+    detectors.warm_up()
 
 
 def _window(text: str, start: int, end: int) -> tuple[int, int]:
@@ -287,9 +298,9 @@ class ScanEngine:
                 append(new(Hit, (term, category, severity, confidence, rule, start, end, found)))
 
         # Full-width digits and letters are read as ASCII; offsets stay (one for one).
-        digits = normalize.token_text(text) if full_width else text
+        # detect_folded() is detect(normalize.token_text(text)), translating only around candidates.
         pii = False
-        for rule, start, end in detectors.detect(digits):
+        for rule, start, end in (detectors.detect_folded(text) if full_width else detectors.detect(text)):
             if not suppressed(start, end):
                 found = text[start:end]
                 hits.append(Hit(found, PII_CATEGORY, "high", "high", rule, start, end, found))

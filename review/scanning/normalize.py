@@ -20,7 +20,9 @@ of the folded text into the span of the original text it came from.
 from __future__ import annotations
 
 import bisect
+import platform
 import re
+import sys
 import unicodedata
 from functools import lru_cache
 from itertools import accumulate, repeat
@@ -128,6 +130,13 @@ class Folded:
         self._expansions = expansions
         self._pos = pos
         self._cursor = (0, 0)  # (dense position, markers before it) of the last lookup
+
+    @property
+    def expands(self) -> bool | None:
+        """Whether a character folded to several (None: not known, no dense form)."""
+        if self._dense is None:
+            return None
+        return self._expansions is not None
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Original ``[start, end)`` of folded ``[start, end)`` (end > start)."""
@@ -256,14 +265,34 @@ def _mark_long_runs(translated: str) -> str:
     return "".join(pieces)
 
 
+if platform.python_implementation() == "CPython":
+    # CPython keeps a str with a code point past the BMP at 4 bytes a character,
+    # so its size is at least this much; a smaller one has none (no pass over it).
+    _WIDE_BASE = sys.getsizeof("\U00010000") - 2 * 4
+
+    def _narrow(text: str) -> bool:
+        """True if *text* has no code point past the BMP (False: maybe it has)."""
+        if sys.getsizeof(text) < _WIDE_BASE + 4 * (len(text) + 1):
+            return True
+        return _ASTRAL.search(text) is None
+else:  # pragma: no cover
+    def _narrow(text: str) -> bool:
+        return _ASTRAL.search(text) is None
+
+_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+
+
 def fold(text: str) -> Folded:
     """Fold *text* for matching (see the module docstring)."""
     match_table, _, _, expansions = _tables()
     translated = text.translate(match_table)
-    hard = _HARD.search(translated) is not None
-    if hard:
-        # Noise outside the BMP (str.translate leaves it) is one code point: mark it like the rest.
-        translated = _SUPPLEMENTARY_RUN.sub(lambda m: BARRIER * len(m.group()), translated)
+    if _narrow(text):  # nothing past the BMP: no noise that str.translate left
+        hard = _EXPANDING.search(translated) is not None
+    else:
+        hard = _HARD.search(translated) is not None
+        if hard:
+            # Noise outside the BMP (str.translate leaves it) is one code point: mark it like the rest.
+            translated = _SUPPLEMENTARY_RUN.sub(lambda m: BARRIER * len(m.group()), translated)
     dense = _mark_long_runs(translated)
     kept = dense.replace(BARRIER, "").replace(_KEPT_BARRIER, BARRIER)
     if not hard:
@@ -357,6 +386,11 @@ def fold_terms(terms) -> list[str]:
     return parts
 
 
+def token_table() -> list:
+    """token_text()'s translation table (a list by BMP code point; the rest stay as they are)."""
+    return _tables()[1]
+
+
 def token_text(text: str) -> str:
     """*text* folded one character for one, noise kept: what jieba is given.
 
@@ -402,5 +436,5 @@ def is_word_char(ch: str) -> bool:
                              or ("\u00c0" <= folded <= "\u024f" and folded.isalpha()))
 
 
-__all__ = ["BARRIER", "Folded", "MAX_GAP", "confidence_text", "fold", "fold_term", "fold_terms", "gaps", "is_word_char", "token_text",
+__all__ = ["BARRIER", "Folded", "MAX_GAP", "confidence_text", "fold", "fold_term", "fold_terms", "gaps", "is_word_char", "token_table", "token_text",
            "warm_up"]
