@@ -139,3 +139,28 @@ def test_a_scan_with_its_fast_paths_is_the_scan_without_them(text):
     finally:
         engine_module.SPARSE_RATIO, normalize._narrow, detectors.detect_folded = saved
     assert fast == full == one_by_one
+
+
+# --- PII candidates: numbers and "@" found apart, then merged ------------------
+
+def _windows_reference(text):
+    """_windows() as it was: one pattern with both branches."""
+    windows = []
+    for m in detectors._CANDIDATE.finditer(text):
+        if windows and m.start() < windows[-1][1]:
+            continue
+        lo, hi = m.start(), m.end()
+        while lo > 0 and text[lo - 1] in detectors._ASCII_RUN:
+            lo -= 1
+        while hi < len(text) and text[hi] in detectors._ASCII_RUN:
+            hi += 1
+        windows.append((lo, hi))
+    return windows
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(PII_FORMS + ["@@", "1@2", "12345@678901", "@1234567890", "中@"]), max_size=14)
+       .map("".join))
+def test_candidates_found_apart_are_those_of_one_pattern(text):
+    assert detectors._windows(text) == _windows_reference(text)
+    assert detectors._windows(normalize.token_text(text)) == _windows_reference(normalize.token_text(text))

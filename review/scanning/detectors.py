@@ -82,26 +82,37 @@ def luhn_valid(digits: str) -> bool:
 # Every detector needs an "@" or ten-plus digits (separators allowed): one pass
 # of this cheap pattern spares texts without either the four full ones.
 _CANDIDATE = re.compile(r"[0-9][0-9 \-]{8,}[0-9Xx]|@")
+_NUMBER = re.compile(r"[0-9][0-9 \-]{8,}[0-9Xx]")  # its first branch
 
 
 # Everything a detector can match is printable ASCII (and spaces between digit groups).
 _ASCII_RUN = frozenset(chr(c) for c in range(0x20, 0x7F))
 
 
-def _windows(text: str, candidate: re.Pattern | None = None, run: frozenset | None = None
+def _windows(text: str, number: re.Pattern | None = None, run: frozenset | None = None
              ) -> list[tuple[int, int]]:
     """The whole runs of ASCII around each candidate, merged and in order.
 
     A Chinese text has few of them, so the detectors read a small part of it
     instead of all of it; a run is taken whole, so no match is cut short.
+    The candidates are _CANDIDATE's matches, found as its two branches apart
+    (a pattern with alternatives is tried at every position; one that starts
+    with a character class skips ahead to the next digit in C), and merged:
+    no "@" is part of a number, so they are the same matches.
     """
-    if candidate is None:
-        candidate, run = _CANDIDATE, _ASCII_RUN
+    if number is None:
+        number, run = _NUMBER, _ASCII_RUN
+    candidates = [m.span() for m in number.finditer(text)]
+    at = text.find("@")
+    if at >= 0:
+        while at >= 0:
+            candidates.append((at, at + 1))
+            at = text.find("@", at + 1)
+        candidates.sort()
     windows: list[tuple[int, int]] = []
-    for m in candidate.finditer(text):
-        if windows and m.start() < windows[-1][1]:
+    for lo, hi in candidates:
+        if windows and lo < windows[-1][1]:
             continue  # inside the run already taken
-        lo, hi = m.start(), m.end()
         while lo > 0 and text[lo - 1] in run:
             lo -= 1
         while hi < len(text) and text[hi] in run:
@@ -137,9 +148,11 @@ def _folded_patterns() -> tuple[re.Pattern, frozenset, list]:
         return "[" + "".join(re.escape(c) for c in preimage(chars)) + "]"
 
     digits = "0123456789"
-    candidate = re.compile(f"{klass(digits)}{klass(digits + ' -')}{{8,}}{klass(digits + 'Xx')}|{klass('@')}")
+    number = re.compile(f"{klass(digits)}{klass(digits + ' -')}{{8,}}{klass(digits + 'Xx')}")
+    if preimage("@") != ["@"]:  # _windows() finds "@" by str.find
+        raise RuntimeError("a character other than @ translates into @")
     run = frozenset(preimage("".join(_ASCII_RUN)))
-    return candidate, run, table
+    return number, run, table
 
 
 def warm_up() -> None:
@@ -156,8 +169,8 @@ def detect_folded(text: str) -> list[tuple[str, int, int]]:
     are translated. Outside them every pattern sees a character that is none
     of its ASCII classes, translated or not.
     """
-    candidate, run, table = _folded_patterns()
-    windows = _windows(text, candidate, run)
+    number, run, table = _folded_patterns()
+    windows = _windows(text, number, run)
     if not windows:
         return []
     pieces = []
