@@ -88,9 +88,9 @@ MATCH_PIECES = FOLD_PIECES + KEYS + ["大*麻", "網 絡\u200b賭場", "1\u200b0
 def _find_both_ways(matcher, text):
     ratio = engine_module.SPARSE_RATIO
     try:
-        engine_module.SPARSE_RATIO = 10 ** 9  # always one by one
+        engine_module.SPARSE_RATIO = 0  # always one by one
         one_by_one = matcher.find(text)
-        engine_module.SPARSE_RATIO = 0  # always by breakpoints
+        engine_module.SPARSE_RATIO = 10 ** 9  # always by breakpoints
         by_breakpoints = matcher.find(text)
     finally:
         engine_module.SPARSE_RATIO = ratio
@@ -130,11 +130,11 @@ def test_a_scan_with_its_fast_paths_is_the_scan_without_them(text):
     fast = engine.scan(text, include_low=True)
     saved = engine_module.SPARSE_RATIO, normalize._narrow, detectors.detect_folded
     try:
-        engine_module.SPARSE_RATIO = 0
+        engine_module.SPARSE_RATIO = 10 ** 9  # by breakpoints
         normalize._narrow = lambda t: False
         detectors.detect_folded = lambda t: detectors.detect(normalize.token_text(t))
         full = engine.scan(text, include_low=True)
-        engine_module.SPARSE_RATIO = 10 ** 9
+        engine_module.SPARSE_RATIO = 0  # one by one
         one_by_one = engine.scan(text, include_low=True)
     finally:
         engine_module.SPARSE_RATIO, normalize._narrow, detectors.detect_folded = saved
@@ -164,3 +164,15 @@ def _windows_reference(text):
 def test_candidates_found_apart_are_those_of_one_pattern(text):
     assert detectors._windows(text) == _windows_reference(text)
     assert detectors._windows(normalize.token_text(text)) == _windows_reference(normalize.token_text(text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(MATCH_PIECES), max_size=30).map("".join), st.randoms(use_true_random=False))
+def test_spans_at_once_are_span_of_each(text, rnd):
+    folded = normalize.fold(text)
+    n = len(folded.text)
+    pairs = sorted(((0, s, e) for s in range(n) for e in range(s + 1, min(n, s + 6) + 1)), key=lambda t: t[2])
+    if len(pairs) > 3:  # not only in order: the cursor also steps back
+        pairs += rnd.sample(pairs, 3)
+    assert normalize.fold(text).spans(pairs) == [folded.span(s, e) for _, s, e in pairs]
+    assert normalize._fold_slow(text).spans(pairs) == [normalize._fold_slow(text).span(s, e) for _, s, e in pairs]

@@ -35,8 +35,9 @@ WINDOW_MARGIN = 10
 _FULL_WIDTH = re.compile("[\uff01-\uff5e]")
 _CLAUSE_BREAKS = frozenset("。！？!?；;，,、：:\n\r\t…")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-# A text with fewer matches than one per this many characters maps them one by one (_Matcher.find).
-SPARSE_RATIO = 100
+# A text with fewer matches than one per this many characters maps them one by one (_Matcher.find):
+# about 1.5 us a match against 0.5 us and 0.05 s per 1.86 M characters (People's Daily) by breakpoints.
+SPARSE_RATIO = 40
 
 
 class Hit(NamedTuple):
@@ -144,12 +145,10 @@ class _Matcher:
         sparse = len(found) * SPARSE_RATIO < len(text)
         mapping = None if sparse else normalize.gaps(folded)
         if mapping is None:
-            span = folded.span
             # Known one for one (a Folded with no dense form, from tests, tells nothing).
             plain = folded.expands is False
-            for index, s, e in found:
+            for (index, s, e), (start, end) in zip(found, folded.spans(found)):
                 latin_head, latin_tail, is_allow, key = info[index]
-                start, end = span(s, e)
                 if latin_head and start > 0 and is_word_char(text[start - 1]):
                     continue
                 if latin_tail and end < last and is_word_char(text[end]):

@@ -142,6 +142,56 @@ class Folded:
         """Original ``[start, end)`` of folded ``[start, end)`` (end > start)."""
         return self._at(start), self._at(end - 1) + 1
 
+    def spans(self, found) -> list[tuple[int, int]]:
+        """``[self.span(s, e) for _, s, e in found]``, the lookups inline (three
+        calls fewer each; *found* in roughly ascending order, as matches come)."""
+        dense = self._dense
+        if dense is None:
+            span = self.span
+            return [span(s, e) for _, s, e in found]
+        count = dense.count
+        expansions = self._expansions
+        if expansions is not None:
+            exp_f, exp_k, exp_n = expansions
+        p, markers = self._cursor
+        out: list[tuple[int, int]] = []
+        append = out.append
+        for _, s, e in found:
+            start = -1
+            for i in (s, e - 1):
+                if expansions is not None:  # folded index -> index among the kept characters
+                    j = bisect.bisect_right(exp_f, i) - 1
+                    if j >= 0:
+                        past = i - exp_f[j] - exp_n[j]
+                        i = exp_k[j] if past < 0 else exp_k[j] + 1 + past
+                if p > i + markers:  # behind the cursor: as _dense_at
+                    back = p - i - markers
+                    q = p - back
+                    while True:
+                        r = p - back - count(BARRIER, q, p)
+                        if r == q:
+                            break
+                        q = r
+                    while dense[q] == BARRIER:
+                        q += 1
+                    markers -= count(BARRIER, q, p)
+                    p = q
+                else:
+                    while True:
+                        q = i + markers
+                        if q == p:
+                            break
+                        markers += count(BARRIER, p, q)
+                        p = q
+                    while dense[p] == BARRIER:
+                        p += 1
+                        markers += 1
+                if start < 0:
+                    start = p
+            append((start, p + 1))
+        self._cursor = (p, markers)
+        return out
+
     def _at(self, i: int) -> int:
         if self._pos is not None:
             return self._pos[i]
