@@ -55,3 +55,14 @@ def fresh_postgres(url: str, name: str) -> str:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return url.rsplit("/", 1)[0] + "/" + name
+
+
+def bench_team(session, prefix: str):
+    """An editor, a leader and a filed channel they share, for a benchmark's drafts."""
+    from review import accounts, channels
+
+    editor = accounts.create_user(session, f"{prefix}-editor", f"{prefix}-password", ["editor"])
+    leader = accounts.create_user(session, f"{prefix}-leader", f"{prefix}-password", ["leader"])
+    channel = channels.create_channel(session, {"name": "压测渠道", "platform": "website", "leader_id": leader.id,
+                                                "filing_status": "filed"}, None)
+    return editor, leader, channel

@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import draft_text, free_port, fresh_postgres, wait_for_port  # noqa: E402
+from bench.common import bench_team, draft_text, free_port, fresh_postgres, wait_for_port  # noqa: E402
 from bench.pipeline_load import cpu_seconds, named_processes, process_tree  # noqa: E402
 
 CORES = 2
@@ -145,17 +145,13 @@ def storage_floor(database_url: str, drafts: int, flags: int, batch: int = 20) -
     import psycopg
 
     from app import create_app
-    from review import accounts, channels
 
     url = fresh_postgres(database_url, "imprimatur_floor_bench")
     rt = create_app({"INSTANCE_PATH": tempfile.mkdtemp(prefix="imprimatur-floor-"), "DATABASE_URL": url,
                      "REDIS_URL": "redis://127.0.0.1:6379/15"}).extensions["imprimatur"]
     rt.db.upgrade()
     with rt.db.transaction() as s:
-        editor = accounts.create_user(s, "floor-editor", "floor-password", ["editor"])
-        leader = accounts.create_user(s, "floor-leader", "floor-password", ["leader"])
-        channel = channels.create_channel(s, {"name": "压测渠道", "platform": "website", "leader_id": leader.id,
-                                              "filing_status": "filed"}, None)
+        editor, leader, channel = bench_team(s, "floor")
         editor_id, leader_id, channel_id = editor.id, leader.id, channel.id
     rt.db.engine.dispose()
     pg_pids_before = set(named_processes("postgres"))

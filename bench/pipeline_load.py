@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select  # noqa: E402
 
 from app import create_app  # noqa: E402
-from bench.common import draft_text, free_port, fresh_postgres, percentile, wait_for_port  # noqa: E402
-from review import accounts, channels  # noqa: E402
+from bench.common import bench_team, draft_text, free_port, fresh_postgres, percentile, wait_for_port  # noqa: E402
+from review import accounts  # noqa: E402
 from review.models import Draft, DraftVersion, ScanResult  # noqa: E402
 from workers import redis_server  # noqa: E402
 
@@ -162,10 +162,7 @@ def main():
     rt = create_app(settings).extensions["imprimatur"]
     rt.db.upgrade()
     with rt.db.transaction() as s:
-        editor = accounts.create_user(s, "load-editor", "load-password", ["editor"])
-        leader = accounts.create_user(s, "load-leader", "load-password", ["leader"])
-        channel = channels.create_channel(s, {"name": "压测渠道", "platform": "website", "leader_id": leader.id,
-                                              "filing_status": "filed"}, None)
+        editor, _, channel = bench_team(s, "load")
         token = accounts.create_token(s, editor.username, "load")
     channel_id = channel.id
     env = {**os.environ, "INSTANCE_PATH": str(instance), "REDIS_URL": rt.redis_url,
