@@ -13,8 +13,14 @@ CPU time per request of each page (the gunicorn processes' user + system time fr
 over that page's rounds: a figure that load from elsewhere moves far less than latency).
 bench/pages_profile.py gives the in-process CPU ms and SQL statements per page.
 
+--floor serves bench/pages_floor.py's app (the same app with two more routes) and adds
+four floors to the table, measured the same way in the same run: a signed-in page with
+nothing in it, and each of the three pages rendered from a context its view built once
+(the page's HTML with no SQL of its own). What lies between a page and its floor is its
+data access.
+
     .venv/bin/python bench/pages_load.py [--database-url URL] [--drafts 100000] [--users 20] [--requests 30]
-        [--rounds 3] [--workers 2] [--threads 8] [--worker-class gthread] [--dir DIR | --reuse]
+        [--rounds 3] [--workers 2] [--threads 4] [--worker-class gthread] [--dir DIR | --reuse] [--floor]
 
 --dir DIR keeps the SQLite data set in DIR/imprimatur.db and uses it again on the next run
 (bench/pages_profile.py --dir DIR shares it); --reuse does the same for --database-url's
@@ -219,6 +225,22 @@ class Users:
         self.warm = True
 
 
+def check_floor_pages(port: int, cases) -> None:
+    """A floor page must be its page: the same HTML (but for CSRF tokens), or its figure means nothing."""
+    def html(browser, path):
+        status, page = browser.request("GET", path)
+        assert status == 200, f"{path}: {status}"
+        return re.sub(r'name="csrf_token" value="[^"]+"', 'name="csrf_token" value=""', page)
+
+    for name, user, path in cases:
+        if path.startswith("/floor/page?path="):
+            browser = Browser(port).login(user)
+            real = html(browser, path.split("=", 1)[1])
+            for _ in range(2):  # the first request builds the context, the next ones reuse it
+                assert html(browser, path) == real, f"{name}: not the same HTML as the page"
+    print("floor pages: the same HTML as their pages (CSRF tokens aside)")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--database-url", default=None)
@@ -227,12 +249,14 @@ def main():
     parser.add_argument("--requests", type=int, default=30, help="per user and page")
     parser.add_argument("--rounds", type=int, default=3, help="the pages take turns this many times")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (flask serve runs 2)")
-    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (flask serve runs 4)")
     parser.add_argument("--worker-class", default="gthread", help="gunicorn -k (gthread keeps connections alive "
                                                                   "with one thread too; sync does not)")
     parser.add_argument("--dir", default=None, help="SQLite: keep the data set in DIR and reuse it")
     parser.add_argument("--reuse", action="store_true", help="--database-url: reuse the bench database if it "
                                                              "holds a data set of --drafts")
+    parser.add_argument("--floor", action="store_true", help="also the floors of bench/pages_floor.py: a signed-in "
+                                                             "empty page, and each page with no SQL of its own")
     args = parser.parse_args()
     if args.dir and args.database_url:
         parser.error("--dir is for SQLite; use --reuse with --database-url")
@@ -271,7 +295,8 @@ def main():
     port = free_port()
     # One server for the baseline and the pages alike.
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", str(args.workers),
-                               "--threads", str(args.threads), "-k", args.worker_class, "app:create_app()"], cwd=ROOT, env=env,
+                               "--threads", str(args.threads), "-k", args.worker_class,
+                               "bench.pages_floor:floor_app()" if args.floor else "app:create_app()"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port)
@@ -281,8 +306,14 @@ def main():
             ("review page of one draft", "leader0", f"/drafts/{draft_id}"),
             (f"editor's list ({args.drafts:,} drafts of theirs)", "editor", "/drafts"),
         ]
+        if args.floor:
+            cases += [("floor: signed-in empty page (base.html)", "leader0", "/floor/signed-in")]
+            cases += [(f"floor: {name.split(' (')[0]}, no SQL of its own", user, f"/floor/page?path={path}")
+                      for name, user, path in cases[1:4]]
         warm = Users(port, 4, None, "/login")
         warm.round(5)  # both gunicorn workers up
+        if args.floor:
+            check_floor_pages(port, cases)
         SERVER_PIDS[:] = server_pids(server.pid)
         global DB_CPU
         DB_CPU = DatabaseCpu(rt.settings["DATABASE_URL"])
