@@ -169,11 +169,21 @@ def child(size: int, text_path: str, load_only: bool) -> dict:
     # Best of 5 (the bare matchers too): on the shared machine 3 left the warm scan slower than the first at times.
     first_s, _ = best(scan, repeat=SCAN_REPEATS, before=fresh_engine)  # a fresh engine each time
     scan_s, hits = best(lambda _: scan(engine), repeat=SCAN_REPEATS)  # the last fresh engine, scanning again
+    # Where the time goes: the same warm scan with the confidence step skipped (every verdict
+    # "high"), so "bare / scan" can be read as matching + normalisation against confidence.
+    from review.scanning.confidence import Judge
+    verdicts = Judge.verdicts
+    Judge.verdicts = lambda self, tok, matches: ["high"] * len(matches)
+    try:
+        plain_s, _ = best(lambda _: scan(engine), repeat=SCAN_REPEATS)
+    finally:
+        Judge.verdicts = verdicts
     jieba.initialize()
     lcut_s, _ = best(lambda _: jieba.lcut(text), repeat=2)
     out.update({
         "bare_build_s": bare_build, "bare_matches": bare_n, "hits": len(hits),
         "scan_mcps": rate(len(text), scan_s), "first_mcps": rate(len(text), first_s),
+        "plain_mcps": rate(len(text), plain_s),
         "first_repeats": SCAN_REPEATS, "scan_repeats": SCAN_REPEATS,
         "lcut_mcps": rate(len(text), lcut_s), "bare_mcps": rate(len(text), bare_s),
     })
@@ -221,6 +231,9 @@ def main() -> None:
               f"{r.get('scan_repeats', 3)})")
         print(f"  first full scan:  {r['first_mcps']:.2f} M chars/s  (a fresh engine each time, best of "
               f"{r['first_repeats']})")
+        if "plain_mcps" in r:
+            print(f"  without confidence: {r['plain_mcps']:.2f} M chars/s  (the full scan, every verdict \"high\": "
+                  f"the confidence step costs {1 / r['scan_mcps'] - 1 / r['plain_mcps']:.2f} s per M chars)")
         print(f"  jieba.lcut:       {r['lcut_mcps']:.2f} M chars/s  (best of 2)")
         print(f"  bare matcher:     {r['bare_mcps']:.2f} M chars/s  ({r['bare_matches']:,} raw matches; "
               f"build {r['bare_build_s']:.2f} s; pyahocorasick, matches iterated in Python: the engine's matcher "
@@ -234,6 +247,8 @@ def main() -> None:
               f"first against pyahocorasick"
               + (f"; {r['rs_mcps'] / r['scan_mcps']:.1f}x full, {r['rs_mcps'] / r['first_mcps']:.1f}x first against "
                  f"ahocorasick_rs" if "rs_mcps" in r else "") + "  (target <= 4x)")
+        if "plain_mcps" in r and "rs_mcps" in r:
+            print(f"  bare / scan without confidence: {r['rs_mcps'] / r['plain_mcps']:.1f}x against ahocorasick_rs")
     print("\nload average " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 
