@@ -14,11 +14,15 @@ from review.models import Channel, Draft, User
 from review.models.drafts import STATUS_LABELS
 
 
+QUEUE_ROWS = 10  # the home page shows the most urgent few; the counts cover the whole queue
+
+
 @dataclass
 class Dashboard:
     editor_counts: list[tuple[str, int]] = field(default_factory=list)  # (status, count), in workflow order
     editor_recent: list = field(default_factory=list)
-    queue: list = field(default_factory=list)
+    queue: list = field(default_factory=list)  # the first rows of the leader's queue
+    queue_total: int = 0  # how many wait in all
     queue_overdue: int = 0
     reminders: list[Channel] = field(default_factory=list)
     my_channel_reminders: list[Channel] = field(default_factory=list)
@@ -34,8 +38,8 @@ def build(session: Session, user: User) -> Dashboard:
         board.editor_counts = [(s, int(counts[s])) for s in STATUS_LABELS if counts.get(s)]
         board.editor_recent = queries.editor_drafts(session, user, limit=8)
     if user.has_role("leader"):
-        board.queue = queries.review_queue(session, user)
-        board.queue_overdue = sum(1 for r in board.queue if r.overdue)
+        queue = queries.review_queue_page(session, user, limit=QUEUE_ROWS)
+        board.queue, board.queue_total, board.queue_overdue = queue.rows, queue.total, queue.overdue
         mine = [c.id for c in session.execute(select(Channel).where(Channel.leader_id == user.id)).scalars()]
         board.my_channel_reminders = registry.reminder_channels(session, mine) if mine else []
     if user.has_role("registrar"):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property, lru_cache
 
-from sqlalchemy import and_, bindparam, case, exists, func, not_, or_, select, true
+from sqlalchemy import and_, bindparam, case, exists, func, literal, not_, or_, select, true
 from sqlmodel import Session
 
 from review import chains, diff, highlight
@@ -172,18 +172,23 @@ def editor_drafts(session: Session, user: User, status: str | None = None, limit
     return [row for row, _ in _rows(session, _MINE_BY_STATUS if status else _MINE, params=params)]
 
 
-def _chain_statement(where, keys):
+def _chain_statement(where, keys, overdue=None):
     """Drafts in review matching `where`, ordered by `keys` ((expression, descending), ...), with
-    the position of the step each waits for. Two steps in one statement: rank the drafts by what
-    ix_draft_review_queue holds (no table row read), then read the :limit first ones only."""
+    the position of the step each waits for, how many drafts match in all and how many of those
+    are `overdue` (an SQL condition; 0 without one). Two steps in one statement: rank the drafts
+    by what ix_draft_review_queue holds (no table row read), then read the :limit first ones
+    only. The counts are window aggregates over the ranking, which reads every match anyway."""
     def order(cols):
         return [c.desc() if descending else c.asc() for c, (_, descending) in zip(cols, keys)]
 
     exprs = [e for e, _ in keys]
-    ranked = (select(Draft.id, *(e.label(f"k{i}") for i, e in enumerate(exprs)))
+    late = func.sum(case((overdue, 1), else_=0)).over() if overdue is not None else literal(0)
+    ranked = (select(Draft.id, *(e.label(f"k{i}") for i, e in enumerate(exprs)),
+                     func.count().over().label("total"), late.label("overdue"))
               .where(Draft.status == "in_review", Draft.author_id != bindparam("user_id"), *where)
               .order_by(*order(exprs), Draft.id.desc()).limit(bindparam("limit")).subquery())
-    return (_chain_select(chains.decided_steps() + 1).join(ranked, ranked.c.id == Draft.id)
+    return (_chain_select(chains.decided_steps() + 1, ranked.c.total, ranked.c.overdue)
+            .join(ranked, ranked.c.id == Draft.id)
             .order_by(*order([ranked.c[f"k{i}"] for i in range(len(keys))]), ranked.c.id.desc()))
 
 
@@ -194,8 +199,9 @@ def _queue_statement(shape: tuple):
     if mine is None:
         return None
     at = bindparam("now", type_=Draft.__table__.c.deadline_at.type)
-    overdue_first = case((and_(Draft.deadline_at.is_not(None), Draft.deadline_at < at), 0), else_=1)
-    return _chain_statement([mine], [(overdue_first, False), (Draft.urgent, True), (Draft.submitted_at, False)])
+    overdue = and_(Draft.deadline_at.is_not(None), Draft.deadline_at < at)  # is_overdue(), in SQL
+    return _chain_statement([mine], [(case((overdue, 0), else_=1), False), (Draft.urgent, True),
+                                     (Draft.submitted_at, False)], overdue=overdue)
 
 
 @lru_cache(maxsize=256)
@@ -207,54 +213,87 @@ def _waiting_statement(shape: tuple, lengths: tuple[int, ...]):
     return _chain_statement([open_step, *([not_(mine)] if mine is not None else [])], [(Draft.submitted_at, False)])
 
 
-def _chain_rows(session: Session, scope: chains.ReviewerScope, stmt, params: dict):
-    out = []
-    for row, (pos,) in _rows(session, stmt, params={"user_id": scope.user.id, **scope.params(), **params},
-                             channels=scope.channels):
+@dataclass
+class ChainPage:
+    """The first rows of a list of drafts in review, and how many the whole list holds."""
+
+    rows: list[DraftRow] = field(default_factory=list)
+    total: int = 0
+    overdue: int = 0
+
+    @property
+    def more(self) -> int:
+        """How many are not among the rows."""
+        return self.total - len(self.rows)
+
+
+def _chain_page(session: Session, scope: chains.ReviewerScope, stmt, params: dict) -> tuple[ChainPage, list]:
+    """The page of a _chain_statement, and each row's chain step."""
+    page, steps_of = ChainPage(), []
+    for row, (pos, total, overdue) in _rows(session, stmt, channels=scope.channels,
+                                            params={"user_id": scope.user.id, **scope.params(), **params}):
         steps = scope.chains[row.draft.channel_id]
         step = steps[pos - 1]
         row.step_name = step.name
         row.step_of = f"第{step.position}步/共{len(steps)}步"
-        out.append((row, step))
-    return out
+        page.rows.append(row)
+        steps_of.append(step)
+        page.total, page.overdue = int(total), int(overdue or 0)
+    return page, steps_of
 
 
-def review_queue(session: Session, reviewer: User, limit: int = PAGE_SIZE,
-                 scope: chains.ReviewerScope | None = None) -> list[DraftRow]:
+def review_queue_page(session: Session, reviewer: User, limit: int | None = None,
+                      scope: chains.ReviewerScope | None = None) -> ChainPage:
     """Drafts whose pending chain step this user may decide (directly or as a
-    deputy): overdue first, then urgent, then oldest. One query: the database
-    works out each draft's pending step (chains.decided_steps) and matches it
-    against the steps this reviewer may decide (chains.ReviewerScope)."""
+    deputy): overdue first, then urgent, then oldest; the first `limit` of them,
+    and how many (and how many overdue) in all. One query: the database works
+    out each draft's pending step (chains.decided_steps) and matches it against
+    the steps this reviewer may decide (chains.ReviewerScope)."""
     scope = scope or chains.reviewer_scope(session, reviewer)
     stmt = _queue_statement(scope.shape())
     if stmt is None:
-        return []
+        return ChainPage()
+    page, steps = _chain_page(session, scope, stmt, {"now": now(), "limit": limit or PAGE_SIZE})
     rows = []
     # actor_for reads only the draft's author: one answer per channel, step and author.
     actors: dict[tuple[int, int, int], chains.Actor | None] = {}
-    for row, step in _chain_rows(session, scope, stmt, {"now": now(), "limit": limit}):
+    for row, step in zip(page.rows, steps):
         key = (row.draft.channel_id, step.position, row.draft.author_id)
         if key not in actors:
             actors[key] = scope.actor(session, step, row.channel, row.draft)
         actor = actors[key]
-        if actor is None:  # the SQL and actor_for disagree: actor_for decides
+        if actor is None:  # the SQL and actor_for disagree: actor_for decides (and the counts drop it)
+            page.total -= 1
+            page.overdue -= row.overdue
             continue
         row.acting_for = actor.principal.display_name if actor.principal else ""
         rows.append(row)
-    return rows
+    page.rows = rows
+    return page
+
+
+def review_queue(session: Session, reviewer: User, limit: int | None = None,
+                 scope: chains.ReviewerScope | None = None) -> list[DraftRow]:
+    """review_queue_page's rows."""
+    return review_queue_page(session, reviewer, limit, scope).rows
+
+
+def waiting_on_others_page(session: Session, reviewer: User, limit: int = 50,
+                           scope: chains.ReviewerScope | None = None) -> ChainPage:
+    """Drafts in this reviewer's channels with multi-step chains, at a step someone else decides
+    (for a glance), oldest first; and how many in all."""
+    scope = scope or chains.reviewer_scope(session, reviewer)
+    by_length = scope.multi_step_channels()
+    if not by_length:
+        return ChainPage()
+    stmt = _waiting_statement(scope.shape(), tuple(sorted(by_length)))
+    params = {f"length_{n}": sorted(ids) for n, ids in by_length.items()}
+    return _chain_page(session, scope, stmt, {**params, "limit": limit})[0]
 
 
 def waiting_on_others(session: Session, reviewer: User, limit: int = 50,
                       scope: chains.ReviewerScope | None = None) -> list[DraftRow]:
-    """Drafts in this reviewer's channels with multi-step chains, at a step someone else decides
-    (for a glance), oldest first."""
-    scope = scope or chains.reviewer_scope(session, reviewer)
-    by_length = scope.multi_step_channels()
-    if not by_length:
-        return []
-    stmt = _waiting_statement(scope.shape(), tuple(sorted(by_length)))
-    params = {f"length_{n}": sorted(ids) for n, ids in by_length.items()}
-    return [row for row, _ in _chain_rows(session, scope, stmt, {**params, "limit": limit})]
+    return waiting_on_others_page(session, reviewer, limit, scope).rows
 
 
 _PENDING_SCANS = (select(func.count(Draft.id)).join(Channel, Channel.id == Draft.channel_id)

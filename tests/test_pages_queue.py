@@ -6,12 +6,13 @@ resubmission, withdrawal, publication, chain changes and revoked delegations."""
 from __future__ import annotations
 
 import random
+import re
 from datetime import timedelta
 from types import SimpleNamespace
 
 from sqlalchemy import select, update
 
-from review import chains, delegation, highlight, permissions, queries, workflow
+from review import chains, dashboard, delegation, highlight, permissions, queries, workflow
 from review.models import Channel, Draft, DraftVersion, User
 from review.timeutil import now
 from tests.factories import WebUser
@@ -109,9 +110,20 @@ class World:
                 user = s.get(User, user.id)
                 expected = slow_queue(s, user)
                 assert fast_queue(s, user) == expected, (label, user.username)
+                overdue = sum(queries.is_overdue(s.get(Draft, row[0])) for row in expected)
                 for limit in range(1, len(expected)):  # the database ranks and cuts, not Python
                     assert fast_queue(s, user, limit) == expected[:limit], (label, user.username, limit)
-                assert fast_waiting(s, user) == slow_waiting(s, user), (label, user.username)
+                    # The counts are of the whole queue, whatever the page holds.
+                    page = queries.review_queue_page(s, user, limit=limit)
+                    assert (page.total, page.overdue, page.more) == (len(expected), overdue, len(expected) - limit), \
+                        (label, user.username, limit)
+                page = queries.review_queue_page(s, user)
+                assert (page.total, page.overdue, page.more) == (len(expected), overdue, 0), (label, user.username)
+                waiting = slow_waiting(s, user)
+                assert fast_waiting(s, user) == waiting, (label, user.username)
+                for limit in range(1, len(waiting) + 1):
+                    page = queries.waiting_on_others_page(s, user, limit=limit)
+                    assert (page.total, len(page.rows)) == (len(waiting), limit), (label, user.username, limit)
 
 
 def test_queue_and_glance_match_the_per_draft_rules_through_real_flows(app, make, db, rt):
@@ -207,6 +219,27 @@ def test_queue_page_lists_steps_and_deputies_and_the_page_offers_exactly_the_dec
                 allowed = permissions.can_decide(s.get(User, user.id), draft, s.get(Channel, draft.channel_id))
                 shown = 'name="decision"' in web.get(f"/drafts/{draft_id}").get_data(as_text=True)
                 assert shown == allowed, (user.username, draft_id)
+
+
+def test_queue_and_home_page_count_every_waiting_draft_not_just_those_listed(app, make, db, rt, monkeypatch):
+    w = World(make, db, rt)
+    ids = [w.submitted(w.editor, w.plain, f"稿件{i}") for i in range(5)]
+    with db.transaction() as s:
+        s.execute(update(Draft).where(Draft.id.in_(ids[:2])).values(deadline_at=now() - timedelta(hours=1)))
+    monkeypatch.setattr(queries, "PAGE_SIZE", 3)  # a page shorter than the queue
+    monkeypatch.setattr(dashboard, "QUEUE_ROWS", 2)
+    web = WebUser.signed_in(app, w.writer_leader)
+    page = web.get("/review").get_data(as_text=True)
+    assert re.search(r'<h1>待我审核 <span class="count">5</span>\s*<span class="tag overdue">超时 2</span>', page)
+    assert "共5篇，这里列出最急的3篇" in page and page.count('class="queue-title"') == 3
+    home = web.get("/").get_data(as_text=True)
+    assert re.search(r'待我审核 <span class="count">5</span>\s*<span class="tag overdue">超时 2</span>', home)
+
+    for draft_id in ids[:3]:
+        w.decide(w.writer_leader, draft_id)
+    page = web.get("/review").get_data(as_text=True)
+    assert '<h1>待我审核 <span class="count">2</span>' in page and "超时" not in page.split("</h1>")[0]
+    assert "共" not in page.split('<ul class="queue">')[0].split("</h1>")[1]  # all of them listed: no notice
 
 
 def test_editor_list_pages_by_update_and_filters_by_status_with_filing_reminders(app, make, db, rt):

@@ -25,8 +25,8 @@ def queue():
     if not scope.channels and not chains.is_reviewer_anywhere(session, user):
         abort(403)
     recent, scanning = queries.recent_and_scanning(session, user, limit=10)
-    return render_template("review_queue.html", rows=queries.review_queue(session, user, scope=scope),
-                           waiting=queries.waiting_on_others(session, user, scope=scope),
+    return render_template("review_queue.html", queue=queries.review_queue_page(session, user, scope=scope),
+                           waiting=queries.waiting_on_others_page(session, user, scope=scope),
                            scanning=scanning, recent=recent)
 
 
