@@ -139,6 +139,7 @@ def build(session: Session, year: int, quarter: int, channels: list[Channel], sc
     report = QuarterReport(year, quarter, first_day, last_day, scope_label,
                            [ChannelFigures(c, per[c.id]) for c in channels], Figures(), {}, [])
     if not ids:
+        report.registry = registry_state(session, ids)
         return report
     # Every channel in scope: no filter at all, so the planner ranges over the period's index alone.
     everything = session.execute(select(func.count()).select_from(Channel)).scalar_one() == len(ids)
@@ -251,9 +252,11 @@ def _percentiles(session: Session, decided):
 
 def registry_state(session: Session, ids: list[int], today: date | None = None) -> dict[str, int]:
     """Accounts by filing status, and how many need a reminder (as of today)."""
+    state = {code: 0 for code in FILING_LABELS}
+    if not ids:  # filters that match no channel: an empty report, every count zero
+        return {**state, "refiling_overdue": 0, "annual_overdue": 0, "needs_reminder": 0}
     today = today or local_today()
     in_scope = Channel.id.in_(ids)
-    state = {code: 0 for code in FILING_LABELS}
     for status, n in session.execute(select(Channel.filing_status, func.count()).where(in_scope)
                                      .group_by(Channel.filing_status)):
         state[status] = int(n)

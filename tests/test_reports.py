@@ -119,3 +119,15 @@ def test_xlsx_and_csv_exports_carry_the_figures(app, db, world):
     text = web.get("/reports/quarterly.csv?year=2026&quarter=2").get_data().decode("utf-8-sig")
     total = next(r for r in csv.reader(io.StringIO(text)) if r and r[0] == "合计")
     assert total[4:14] == ["4", "4", "1", "3", "1", "4", "5", "1", "30.0", "120.0"]
+
+
+def test_filters_that_match_no_channel_give_an_empty_report_not_an_error(app, db, world):
+    web = WebUser.signed_in(app, world.auditor)
+    # Both from the page's dropdowns, but no channel is both: 城北发布 belongs to 城北街道.
+    query = f"year=2026&quarter=2&channel_id={world.b.id}&unit=城南街道"
+    page = web.get(f"/reports/quarterly?{query}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200, html[:300]
+    assert "没有符合条件的渠道" in html and "城南街道" in html  # the filter is still shown, to be changed
+    for fmt in ("csv", "xlsx"):
+        assert web.get(f"/reports/quarterly.{fmt}?{query}").status_code == 200

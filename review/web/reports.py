@@ -23,7 +23,7 @@ def _report():
     year, quarter = reports.parse_period(a.get("year"), a.get("quarter"))
     unit = (a.get("unit") or "").strip()[:128]
     channels = reports.scope_channels(session, current_user, a.get("channel_id"), unit)
-    label = "、".join(c.name for c in channels) if a.get("channel_id") else (unit or "全部渠道")
+    label = "、".join(c.name for c in channels) if a.get("channel_id") and channels else (unit or "全部渠道")
     if not current_user.has_role("auditor", "registrar") and not a.get("channel_id"):
         label = f"{current_user.display_name}分管的渠道" if not unit else label
     return reports.build(session, year, quarter, channels, label), choices
