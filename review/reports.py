@@ -271,17 +271,21 @@ def registry_state(session: Session, ids: list[int], today: date | None = None) 
 
 
 def duration_label(seconds: float | None) -> str:
-    """'—', '45秒', '12分', '3小时5分', '2天4小时'."""
+    """'—', '45秒', '2分54秒', '12分', '3小时5分', '2天4小时': rounded to the last unit shown,
+    never cut down (2.9 minutes is not '2分'); seconds are shown below ten minutes."""
     if seconds is None:
         return "—"
     s = int(round(seconds))
     if s < 60:
         return f"{s}秒"
-    minutes = s // 60
+    if s < 600:
+        minutes, rest = divmod(s, 60)
+        return f"{minutes}分{rest}秒" if rest else f"{minutes}分"
+    minutes = int(round(s / 60))
     if minutes < 60:
         return f"{minutes}分"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
+    if minutes < 24 * 60:
+        hours, minutes = divmod(minutes, 60)
         return f"{hours}小时{minutes}分" if minutes else f"{hours}小时"
-    days, hours = divmod(hours, 24)
+    days, hours = divmod(int(round(minutes / 60)), 24)
     return f"{days}天{hours}小时" if hours else f"{days}天"

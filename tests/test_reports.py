@@ -131,3 +131,11 @@ def test_filters_that_match_no_channel_give_an_empty_report_not_an_error(app, db
     assert "没有符合条件的渠道" in html and "城南街道" in html  # the filter is still shown, to be changed
     for fmt in ("csv", "xlsx"):
         assert web.get(f"/reports/quarterly.{fmt}?{query}").status_code == 200
+
+
+def test_review_times_are_rounded_not_cut_down():
+    label = reports.duration_label
+    assert [label(x) for x in (None, 44.6, 60, 174, 179.6, 599.6, 12 * MIN + 31, 59 * MIN + 45)] == \
+        ["—", "45秒", "1分", "2分54秒", "3分", "10分", "13分", "1小时"]
+    assert [label(x) for x in (3 * 3600 + 5 * MIN + 29, 23 * 3600 + 59 * MIN + 40, 2 * 86400 + 4 * 3600 + 31 * MIN)] == \
+        ["3小时5分", "1天", "2天5小时"]
