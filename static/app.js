@@ -38,6 +38,19 @@
     });
   }
 
+  // A form that is on its way is not sent again: a double click on 提交审核 or 通过 made two
+  // drafts, or an error page for the second press. Back (bfcache) hands the form back.
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if ((form.getAttribute("method") || "get").toLowerCase() !== "post") return;
+    if (form.hasAttribute("data-sending")) { ev.preventDefault(); return; }
+    form.setAttribute("data-sending", "");
+  });
+  window.addEventListener("pageshow", function (ev) {
+    if (!ev.persisted) return;
+    document.querySelectorAll("form[data-sending]").forEach(function (f) { f.removeAttribute("data-sending"); });
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     bindConfirms(document);
     var main = document.getElementById("draft-main");

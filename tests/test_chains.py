@@ -61,6 +61,9 @@ def test_three_step_chain_approved_end_to_end_through_page_api_and_queue(app, ma
     response = web_first.post(f"/drafts/{draft.id}/decision", {"decision": "approve", "version": 1})
     assert response.status_code == 302 and response.headers["Location"].endswith("/review")
     assert status(db, draft.id) == "in_review"
+    # Told that it moved on, not that it was approved (it was not, yet).
+    told = web_first.get("/review").get_data(as_text=True)
+    assert "《通知》本步已通过，转“复审”审核" in told and "已审核通过" not in told
     assert ("submitted", "《通知》第1版已通过“初审”（初审赵），请您“复审”") in notes(db, second)
 
     # Step 2 through the API: the decision applies to the step the caller may act on.
@@ -80,6 +83,7 @@ def test_three_step_chain_approved_end_to_end_through_page_api_and_queue(app, ma
     response = web_leader.post(f"/drafts/{draft.id}/decision", {"decision": "approve", "version": 1})
     assert response.status_code == 302
     assert status(db, draft.id) == "approved"
+    assert "《通知》已审核通过" in web_leader.get(response.headers["Location"]).get_data(as_text=True)
 
     with db.transaction() as s:
         rows = s.execute(select(Decision).where(Decision.draft_id == draft.id).order_by(Decision.step)).scalars().all()

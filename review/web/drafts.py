@@ -146,7 +146,7 @@ def act_on_draft(draft_id: int, perform, success: str):
         session.rollback()
         session.refresh(draft)
         return render_draft(draft, status=exc.status, error=exc)
-    flash(success, "success")
+    flash(success() if callable(success) else success, "success")  # a callable: worked out after the action
     return result or redirect(url_for("drafts.show", draft_id=draft_id))
 
 

@@ -5,7 +5,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from review import chains, queries, workflow
-from review.models import Draft
+from review.models import Channel, Draft
 from review.web import auth
 from review.web.context import db_session
 from review.web.drafts import act_on_draft
@@ -38,17 +38,31 @@ def decide(draft_id: int):
     f = request.form
     decision = f.get("decision", "")
 
+    outcome = []
+
     def perform(session, draft):
         workflow.decide(session, current_user, draft.id, decision, f.get("comment", ""),
                         version=f.get("version"), acknowledged=f.getlist("ack"))
         session.commit()
+        outcome.append(decided_message(session, draft.id))
         following = queries.review_queue(session, current_user._get_current_object(), limit=1)
         target = (url_for("drafts.show", draft_id=following[0].draft.id, _anchor="decide") if following
                   else url_for("reviews.queue"))
         return redirect(target)
 
-    done = "已审核通过" if decision == "approve" else "已退回编辑"
-    return act_on_draft(draft_id, perform, f"《{load_title(draft_id)}》{done}")
+    return act_on_draft(draft_id, perform, lambda: outcome[0])
+
+
+def decided_message(session, draft_id: int) -> str:
+    """What the reviewer is told: approved, returned, or (a chain of several steps) passed on."""
+    draft = session.get(Draft, draft_id)
+    session.refresh(draft)
+    if draft.status == "rejected":
+        return f"《{draft.title}》已退回编辑"
+    pending = chains.state(session, draft, session.get(Channel, draft.channel_id)).pending
+    if draft.status == "in_review" and pending is not None:
+        return f"《{draft.title}》本步已通过，转“{pending.step.name}”审核"
+    return f"《{draft.title}》已审核通过"
 
 
 def load_title(draft_id: int) -> str:

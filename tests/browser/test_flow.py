@@ -148,3 +148,34 @@ def test_pages_fit_a_phone(sessions, team, live_server):
         shot(page, f"phone-{username}-{path.strip('/').replace('/', '-') or 'home'}")
         assert overflow <= 0, f"{path} is {overflow}px wider than a phone screen"
         assert watch.check(page) == []
+
+
+def drafts_titled(live_server, title: str) -> int:
+    from sqlalchemy import func, select
+
+    from review.models import Draft
+    with live_server.db.transaction() as s:
+        return s.execute(select(func.count()).select_from(Draft).where(Draft.title == title)).scalar_one()
+
+
+def test_a_second_press_of_submit_sends_the_draft_once(sessions, team, live_server):
+    editor, _ = sessions.page("editor")
+    editor.goto("/drafts/new")
+    editor.select_option("select[name=channel_id]", str(team["channel"].id))
+    editor.fill("input[name=title]", "双击提交的通知")
+    editor.fill("textarea[name=body]", "社区今晚停水，请提前储水。")
+    # The answer goes to a frame, so this page stays put and can be pressed again after the
+    # first submission has reached the server: as a slow double click or a second press does.
+    editor.evaluate("""() => {
+        const sink = document.createElement('iframe');
+        sink.name = 'sink';
+        document.body.appendChild(sink);
+        document.querySelector('form.draft-form').target = 'sink';
+    }""")
+    button = "button[name=action][value=submit]"
+    editor.click(button)
+    editor.wait_for_timeout(500)
+    editor.click(button)
+    editor.wait_for_load_state("networkidle")
+    editor.wait_for_timeout(500)
+    assert drafts_titled(live_server, "双击提交的通知") == 1  # (the frame itself shows nothing: frame-ancestors 'none')
