@@ -2,6 +2,8 @@
 text out. Swapping bleach for nh3 changes this file alone."""
 from __future__ import annotations
 
+import html
+import re
 from html.parser import HTMLParser
 
 import bleach
@@ -18,10 +20,21 @@ ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
 _BLOCK = {"p", "br", "h1", "h2", "h3", "h4", "blockquote", "li", "tr", "hr", "div", "table", "ul", "ol"}
 
 
+# Elements whose content is code or metadata, never text a reader sees (a paste from Word
+# brings a <style> block). bleach would strip their tags and keep that content as text.
+_HIDDEN = re.compile(r"<(script|style|template|noscript|title|head|xml)\b[^>]*>.*?</\1\s*>", re.I | re.S)
+_COMMENT = re.compile(r"<!--.*?-->|<![^>]*>|<\?[^>]*>", re.S)
+# A tag as markup writes it: a name, then attributes with ASCII names. "<b 且 c>" typed as
+# text is not one, though an HTML parser reads it as <b> and drops "且 c".
+_TAG = re.compile(r"""</?[A-Za-z][A-Za-z0-9:-]*(?:\s+[A-Za-z_:@][-A-Za-z0-9_:.@]*"""
+                  r"""(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+))?)*\s*/?>""")
+_SPACE = re.compile(r"\s+")
+
+
 def clean_html(untrusted: str) -> str:
-    """Keep harmless formatting; drop scripts, handlers and dangerous URLs."""
+    """Keep harmless formatting; drop scripts, styles, handlers and dangerous URLs."""
     return bleach.clean(
-        untrusted,
+        _HIDDEN.sub("", untrusted),
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         protocols=ALLOWED_PROTOCOLS,
@@ -57,3 +70,16 @@ def html_to_text(safe_html: str) -> str:
     while "\n\n\n" in text:
         text = text.replace("\n\n\n", "\n\n")
     return text.strip()
+
+
+def dropped_text(untrusted: str, text: str) -> str | None:
+    """What a reader of *untrusted* HTML would miss in *text* (html_to_text of its cleaned
+    form): the first few characters that cleaning lost, or None. The untrusted HTML is read
+    leniently (only well-formed tags, comments, scripts and styles are markup), so text typed
+    with "<" and ">" in it is caught rather than silently cut."""
+    loose = _SPACE.sub("", html.unescape(_TAG.sub("", _COMMENT.sub("", _HIDDEN.sub("", untrusted)))))
+    kept = _SPACE.sub("", text)
+    if loose == kept:
+        return None
+    i = next((i for i, (a, b) in enumerate(zip(loose, kept)) if a != b), min(len(loose), len(kept)))
+    return loose[i:i + 20] or None  # nothing missing: cleaning added text (it never does)

@@ -27,7 +27,7 @@ from review.errors import Conflict, Forbidden, NotFound, ValidationError
 from review.models import (Channel, Decision, DecisionRecord, Draft, DraftVersion, Flag, Publication, ScanResult,
                            User)
 from review.models.drafts import AWAITING_SCAN, STATUS_LABELS
-from review.sanitize import clean_html, html_to_text
+from review.sanitize import clean_html, dropped_text, html_to_text
 from review.timeutil import now
 from review.validation import as_int
 
@@ -75,8 +75,13 @@ def prepare_content(title, body, body_format="text", *, max_body=MAX_BODY_CHARS)
     if len(body) > max_body:
         raise ValidationError(f"正文不能超过{max_body:,}字（当前{len(body):,}字）", field="body")
     if body_format == "html":
-        body = clean_html(body)
-        text = html_to_text(body)
+        cleaned = clean_html(body)
+        text = html_to_text(cleaned)
+        lost = dropped_text(body, text)
+        if lost:  # what the leader approves must be what the editor wrote
+            raise ValidationError(f"按网页格式（HTML）处理时，正文中“{lost}”一处会被当作网页代码删掉。"
+                                  "如果输入的是普通文字，请选择纯文本格式；如果是网页代码，请检查后再提交", field="body")
+        body = cleaned
     else:
         text = body
     if not text.strip():

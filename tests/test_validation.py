@@ -14,9 +14,9 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from review import audit, workflow
+from review import workflow
 from tests.factories import WebUser
-from review.models import AuditEvent, Decision, Draft, DraftVersion, Publication, User
+from review.models import AuditEvent, Decision, Draft, DraftVersion, Publication
 
 MAX_BODY = 100_000
 MAX_REQUEST = 2 * 1024 * 1024  # MAX_CONTENT_LENGTH
@@ -109,6 +109,10 @@ BAD_DRAFTS = {
     "whitespace body": ({"body": "  \n\t\r\n  "}, 422, "正文不能为空"),
     "html body without text": ({"body": "<p>&nbsp;</p><img src=x><script>  </script>", "body_format": "html"},
                                422, "正文不能为空"),
+    "plain text marked as html": ({"body": "请注意 a<b 且 c>d，价格 5 < 10", "body_format": "html"},
+                                  422, "正文中“&lt;b且c&gt;d，价格5&lt;10”一处会被当作网页代码删掉"),
+    "html cut by an unclosed tag": ({"body": '<p>停水通知</p><img src="x" alt="图', "body_format": "html"},
+                                    422, "会被当作网页代码删掉"),
     "body over 100,000": ({"body": "字" * (MAX_BODY + 1)}, 422, "正文不能超过100,000字（当前100,001字）"),
     "unknown body format": ({"body_format": "markdown"}, 422, "正文格式只能是纯文本或HTML"),
     "unknown channel": ({"channel_id": "9999"}, 404, "渠道不存在"),
@@ -127,6 +131,19 @@ def test_new_draft_form_rejects_bad_input(setup, case, action):
     assert message in form_error(response)
     assert 'name="title"' in response.get_data(as_text=True)  # the form again, to correct
     assert setup.snapshot() == before
+
+
+def test_a_paste_from_word_keeps_its_text_and_drops_its_styles_and_scripts(setup):
+    pasted = ('<!--[if gte mso 9]><xml><w:WordDocument></w:WordDocument></xml><![endif]-->'
+              '<style>p.MsoNormal{margin:0cm;font-family:"宋体";}</style>'
+              '<p class=MsoNormal style="text-indent:2em">各位居民：<o:p></o:p></p>'
+              '<p class=MsoNormal>周六上午停水，&lt;请&gt;提前储水。<script>alert(3)</script></p>')
+    response = setup.browser().post("/drafts/new", new_draft(setup, body=pasted, body_format="html"))
+    assert response.status_code == 302
+    with setup.db.transaction() as s:
+        version = s.execute(select(DraftVersion)).scalars().one()
+    assert version.text == "各位居民：\n周六上午停水，<请>提前储水。"
+    assert "MsoNormal" not in version.body and "alert" not in version.body
 
 
 @pytest.mark.parametrize("filing, label", [("suspended", "暂停"), ("closed", "注销")])
