@@ -30,11 +30,19 @@ def list_terms(session: Session) -> list[WordListTerm]:
         select(WordListTerm).order_by(WordListTerm.category, WordListTerm.term)).scalars())
 
 
-def enabled_terms(session: Session) -> list[Term]:
-    """The terms the scan engine joins to the files."""
-    rows = session.execute(select(WordListTerm.term, WordListTerm.category, WordListTerm.severity)
-                           .where(WordListTerm.enabled.is_(True)))
-    return [Term(term, category, severity) for term, category, severity in rows]
+def database_terms(session: Session) -> list[Term]:
+    """The terms the scan engine joins to the files; switched-off ones too, since they
+    switch off the files' listing of the same term (load_wordlists)."""
+    rows = session.execute(select(WordListTerm.term, WordListTerm.category, WordListTerm.severity,
+                                  WordListTerm.enabled))
+    return [Term(term, category, severity, bool(enabled)) for term, category, severity, enabled in rows]
+
+
+def listed_terms(wordlists, rows: list[WordListTerm]) -> list[Term]:
+    """The files' terms that no database term decides on (those are listed with the database's):
+    what 词库管理 shows as built in, each to be switched off or given another severity."""
+    decided = {(row.folded, row.category) for row in rows}
+    return [t for t in wordlists.terms if (fold_term(t.term), t.category) not in decided]
 
 
 def revision(session: Session) -> int:
@@ -83,17 +91,21 @@ def _existing(session: Session, folded: str, category: str) -> WordListTerm | No
         WordListTerm.folded == folded, WordListTerm.category == category)).scalar_one_or_none()
 
 
-def add_term(session: Session, actor: User, term: str, category: str, severity: str) -> WordListTerm:
+def add_term(session: Session, actor: User, term: str, category: str, severity: str,
+             enabled: bool = True) -> WordListTerm:
+    """A database term. One that the files list too is the registrar's decision on it: its
+    severity replaces the file's, and added switched off (*enabled* False) it is not scanned."""
     term, category, severity = _clean_term(term), _clean_category(category), _clean_severity(severity)
     folded = fold_term(term)
     if _existing(session, folded, category) is not None:
         raise Conflict(f"类别 {category} 中已有词条“{term}”（或其繁体、全角、大小写变体）", field="term")
-    row = WordListTerm(term=term, folded=folded, category=category, severity=severity,
+    row = WordListTerm(term=term, folded=folded, category=category, severity=severity, enabled=enabled,
                        created_by_id=actor.id if actor else None)
     session.add(row)
     session.flush()
     _changed(session)
-    audit.record(session, "term.added", actor, term_id=row.id, term=term, category=category, severity=severity)
+    audit.record(session, "term.added" if enabled else "term.disabled", actor, term_id=row.id, term=term,
+                 category=category, severity=severity)
     return row
 
 
@@ -169,5 +181,5 @@ def import_terms(session: Session, actor: User, data: bytes, category: str, seve
     return len(added), len(cleaned) - len(added)
 
 
-__all__ = ["SEVERITY_LABELS", "add_term", "enabled_terms", "import_terms", "list_terms",
+__all__ = ["SEVERITY_LABELS", "add_term", "database_terms", "import_terms", "list_terms", "listed_terms",
            "set_enabled", "set_severity"]

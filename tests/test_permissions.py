@@ -1,10 +1,10 @@
 """The role × action matrix: every web route and API endpoint, tried by every
 kind of user, and what each is allowed to do.
 
-MATRIX below has 60 routes (54 web, 6 API; every rule of app.url_map but
+MATRIX below has 61 routes (55 web, 6 API; every rule of app.url_map but
 `static`, each method of a GET/POST rule separately, the CSV and XLSX of an
-`.<fmt>` export each) × 7 actors = 420 (route, actor) pairs, each its own
-test; test_nobody_decides_on_own_draft adds 2 more (web and API): 422 pairs
+`.<fmt>` export each) × 7 actors = 427 (route, actor) pairs, each its own
+test; test_nobody_decides_on_own_draft adds 2 more (web and API): 429 pairs
 in all. test_matrix_covers_every_route fails when a rule of the app has no
 row (or a row names no rule), so a new route cannot slip through untested.
 
@@ -50,7 +50,7 @@ from sqlalchemy import func, select
 
 from openpyxl import load_workbook
 
-from review import audit, delegation, notifications, terms, workflow
+from review import delegation, notifications, terms, workflow
 from tests.factories import PASSWORD, WebUser
 from review.models import (ApiToken, AuditEvent, ChainStep, Channel, ChannelWebhook, Decision, DecisionRecord,
                            Delegation, Delivery, Draft, DraftVersion, Escalation, FilingEvent, Flag,
@@ -125,6 +125,7 @@ MATRIX = {
     "GET /admin/terms":                  ("login",    "403",      "403",      "403",      "403",      "ok",               "403"),
     "POST /admin/terms/add":             ("login",    "403",      "403",      "403",      "403",      "ok",               "403"),
     "POST /admin/terms/import":          ("login",    "403",      "403",      "403",      "403",      "ok",               "403"),
+    "POST /admin/terms/listed":          ("login",    "403",      "403",      "403",      "403",      "ok",               "403"),
     "POST /admin/terms/<id>/enabled":    ("login",    "403",      "403",      "403",      "403",      "ok",               "403"),
     "POST /admin/terms/<id>/severity":   ("login",    "403",      "403",      "403",      "403",      "ok",               "403"),
     # monitors call it without a session; it names no user or draft
@@ -337,6 +338,9 @@ ROUTES = {
     "POST /admin/terms/import": Route("POST", "/admin/terms/import", form={"category": "custom", "severity": "low"},
                                       ok="302", check="terms_imported",
                                       upload=("file", "custom.txt", "导入词一\n导入词二\n".encode())),
+    "POST /admin/terms/listed": Route("POST", "/admin/terms/listed", form={
+        "term": "百家乐", "category": "gambling", "severity": "high", "action": "disable"}, ok="302",
+        check="listed_term_disabled"),
     "POST /admin/terms/<id>/enabled": Route("POST", "/admin/terms/{term}/enabled", form={"enabled": "0"},
                                             ok="302", check="term_disabled", needs=("term",)),
     "POST /admin/terms/<id>/severity": Route("POST", "/admin/terms/{term}/severity", form={"severity": "high"},
@@ -349,7 +353,7 @@ assert all(len(row) == len(ACTORS) for row in MATRIX.values())
 
 PAIRS = [pytest.param(route, actor, id=f"{route} by {actor}")
          for route, row in MATRIX.items() for actor in ACTORS]
-assert len(MATRIX) == 60 and len(PAIRS) == 420  # as the docstring says
+assert len(MATRIX) == 61 and len(PAIRS) == 427  # as the docstring says
 
 
 def _fill(value, world: World, actor: str):
@@ -538,6 +542,9 @@ def check_allowed(name: str, response, db, world: World, before: dict, actor: st
     elif name == "term_added":
         assert grew["WordListTerm"] == 1 and grew["AuditEvent"] == 1
         assert after["terms"][0][1:] == ("新增敏感词", "custom", "high", True)
+    elif name == "listed_term_disabled":
+        assert grew["WordListTerm"] == 1 and grew["AuditEvent"] == 1
+        assert after["terms"][0][1:] == ("百家乐", "gambling", "high", False)
     elif name == "terms_imported":
         assert grew["WordListTerm"] == 2 and {t[1] for t in after["terms"]} == {"导入词一", "导入词二"}
     elif name == "term_disabled":

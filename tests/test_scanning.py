@@ -117,11 +117,26 @@ def test_byte_order_mark_is_not_part_of_the_first_term(tmp_path):
 def test_extra_terms_join_files_and_duplicates_keep_highest_severity(tmp_path):
     write_lists(tmp_path, {"fraud.txt": "套现\n"})
     lists = load_wordlists(tmp_path, [Term("套现", "fraud", "high"), Term("刷单", "fraud", "low"),
-                                      Term("Casino", "gambling", "high")])
+                                      Term("Casino", "gambling", "high"), Term("CASINO", "gambling", "low")])
     assert set(lists.terms) == {Term("套现", "fraud", "high"), Term("刷单", "fraud", "low"),
-                                Term("Casino", "gambling", "high")}
+                                Term("CASINO", "gambling", "high")}
     with pytest.raises(WordListError, match="severity"):
         load_wordlists(tmp_path, [Term("刷单", "fraud", "huge")])
+
+
+def test_a_database_term_decides_on_the_same_term_in_the_files(tmp_path):
+    write_lists(tmp_path, {"gambling.txt": "# severity: high\n百家乐\n赌球\n老虎机\n", "fraud.txt": "刷单\n"})
+    base = load_wordlists(tmp_path)
+    lists = load_wordlists(tmp_path, [
+        Term("赌球", "gambling", "low"),  # its severity replaces the file's high (not the higher of the two)
+        Term("百家樂", "gambling", "high", enabled=False),  # switched off, in any spelling: not scanned
+        Term("老虎机", "other", "high", enabled=False),  # another category: the file's listing stands
+        Term("停用词", "fraud", "high", enabled=False),  # switched off and in no file: nothing
+    ])
+    assert set(lists.terms) == {Term("赌球", "gambling", "low"), Term("老虎机", "gambling", "high"),
+                                Term("刷单", "fraud", "medium")}
+    assert lists.version != base.version
+    assert load_wordlists(tmp_path, [Term("赌球", "gambling", "high")]).version == base.version  # as listed
 
 
 def test_version_is_stable_and_independent_of_file_order(tmp_path):

@@ -45,9 +45,9 @@ def test_add_disable_enable_and_change_severity_each_audited(db, make):
         terms.set_enabled(s, registrar, row.id, False)  # no change: no event
         terms.set_severity(s, registrar, row.id, "low")
     with db.transaction() as s:
-        assert terms.enabled_terms(s) == []
+        assert terms.database_terms(s) == [Term("刷单", "fraud", "low", enabled=False)]
         terms.set_enabled(s, registrar, row.id, True)
-        assert terms.enabled_terms(s) == [Term("刷单", "fraud", "low")]
+        assert terms.database_terms(s) == [Term("刷单", "fraud", "low")]
     assert [a for a in actions(db) if a.startswith("term.")] == [
         "term.added", "term.disabled", "term.severity_changed", "term.enabled"]
 
@@ -222,3 +222,33 @@ def test_import_size_limits_are_refused_with_a_clear_message_and_save_nothing(ap
     response = web.post("/admin/terms/import", upload, content_type="multipart/form-data")
     assert response.status_code == 413 and "提交的内容过大" in response.get_data(as_text=True)
     assert term_rows(db) == [] and "term.imported" not in actions(db)
+
+
+def test_a_registrar_switches_off_or_reranks_a_built_in_term_and_the_scan_follows(app, db, make, runner):
+    web = WebUser.signed_in(app, make.user("reg", "registrar"))
+
+    def listed_part():
+        page = web.get("/admin/terms").get_data(as_text=True)
+        return page.split('id="listed-terms"')[1]
+
+    def scan(text):
+        result = runner.invoke(args=["scan", "-"], input=text)
+        assert result.exit_code == 0, result.output
+        return {(f["term"], f["severity"]) for f in json.loads(result.stdout)["flags"]}
+
+    assert scan("百家乐和赌球") == {("百家乐", "high"), ("赌球", "high")}
+    assert "<td data-label=\"词条\">百家乐</td>" in listed_part() and "赌博" in listed_part()
+
+    off = web.post("/admin/terms/listed", {"term": "百家乐", "category": "gambling", "severity": "high",
+                                           "action": "disable"}, follow_redirects=True)
+    assert "已停用内置词条“百家乐”" in off.get_data(as_text=True)
+    web.post("/admin/terms/listed", {"term": "赌球", "category": "gambling", "severity": "low", "action": "severity"})
+    assert scan("百家乐和赌球") == {("赌球", "low")}
+    shown = listed_part()  # both now in the table above
+    assert '<td data-label="词条">百家乐</td>' not in shown and '<td data-label="词条">赌球</td>' not in shown
+    assert sorted(term_rows(db)) == [("百家乐", "gambling", "high", False), ("赌球", "gambling", "low", True)]
+    assert [a for a in actions(db) if a.startswith("term.")] == ["term.disabled", "term.added"]
+
+    (row,) = [t for t in _rows(db) if t.term == "百家乐"]
+    web.post(f"/admin/terms/{row.id}/enabled", {"enabled": "1"})  # back on, at the severity chosen
+    assert scan("百家乐") == {("百家乐", "high")}

@@ -55,11 +55,11 @@ class Runtime:
         return self._read_terms(revision)
 
     def db_terms(self) -> list:
-        """The enabled database terms (issue 3), read in one short-lived session:
-        one consistent snapshot, so a scan never sees half a change."""
-        from review.terms import enabled_terms
+        """The database terms (issue 3), switched-off ones included, read in one short-lived
+        session: one consistent snapshot, so a scan never sees half a change."""
+        from review.terms import database_terms
 
-        return self._read_terms(enabled_terms)
+        return self._read_terms(database_terms)
 
     def _read_terms(self, read):
         from sqlalchemy.exc import SQLAlchemyError

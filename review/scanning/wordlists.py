@@ -37,11 +37,14 @@ class WordListError(ValueError):
 
 @dataclass(frozen=True)
 class Term:
-    """One listed term: the text to find, its category and severity."""
+    """One listed term: the text to find, its category and severity. A database
+    term may be switched off (*enabled* False): it then also switches off the
+    files' listing of the same term in its category."""
 
     term: str
     category: str
     severity: str
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -62,9 +65,12 @@ def fold_key(term: str) -> str:
 def load_wordlists(directory, extra_terms: Iterable[Term] = ()) -> WordLists:
     """Read every ``*.txt`` in *directory* and join *extra_terms* (database terms).
 
-    A term listed twice in one category (files or database, any Latin case) is
-    kept once, with its highest severity.  *extra_terms* may be any iterable
-    of :class:`Term`.  Raises :class:`WordListError`.
+    A term listed twice in one category (any Latin case) is kept once, with its
+    highest severity.  A database term that a file also lists in its category
+    is the registrar's decision on that term: its severity replaces the file's,
+    and switched off (``enabled`` False) it is not scanned for at all.
+    *extra_terms* may be any iterable of :class:`Term`.  Raises
+    :class:`WordListError`.
     """
     root = Path(directory)
     try:
@@ -87,9 +93,19 @@ def load_wordlists(directory, extra_terms: Iterable[Term] = ()) -> WordLists:
             _merge(merged, (key, category), text, category, severity)
     extra = list(extra_terms)
     texts = [t.term.strip() if isinstance(t, Term) and isinstance(t.term, str) else "" for t in extra]
+    decided: dict[tuple[str, str], Term] = {}  # the database's terms, merged among themselves
+    off: set[tuple[str, str]] = set()
     for term, key in zip(extra, fold_terms(texts)):  # checked in order: the first bad term is reported
         text = _check_extra(term, key)
-        _merge(merged, (key, term.category), text, term.category, term.severity)
+        if term.enabled:
+            _merge(decided, (key, term.category), text, term.category, term.severity)
+        else:
+            off.add((key, term.category))
+    for key in off - decided.keys():
+        merged.pop(key, None)
+    for key, term in decided.items():  # over the files' severity, not merged with it
+        listed = merged.get(key)
+        merged[key] = Term(min(listed.term, term.term), term.category, term.severity) if listed else term
 
     terms = tuple(sorted(merged.values(), key=_TERM_ORDER))
     phrases = tuple(sorted(allow.values()))

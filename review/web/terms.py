@@ -20,11 +20,11 @@ def _page(*, status=200, error=None):
     rows = domain.list_terms(session)
     try:
         engine = runtime().engines.get()
-        version, file_categories = engine.version, sorted({t.category for t in engine.wordlists.terms})
+        version, listed = engine.version, domain.listed_terms(engine.wordlists, rows)
     except Exception:  # a broken list file must not hide the page that lists terms
-        version, file_categories = None, []
-    categories = sorted(set(file_categories) | {r.category for r in rows})
-    return render_template("admin_terms.html", terms=rows, categories=categories, version=version,
+        version, listed = None, []
+    categories = sorted({t.category for t in listed} | {r.category for r in rows})
+    return render_template("admin_terms.html", terms=rows, listed=listed, categories=categories, version=version,
                            form=request.form, error=error, SEVERITY_NAMES=domain.SEVERITY_LABELS), status
 
 
@@ -54,6 +54,19 @@ def add():
     return _apply(lambda s: domain.add_term(s, current_user, f.get("term", ""), f.get("category", ""),
                                             f.get("severity", "")),
                   f"已添加词条“{f.get('term', '').strip()}”")
+
+
+@bp.post("/listed")
+@role_required("registrar")
+def listed():
+    """A term of the list files switched off, or given another severity: a database term that
+    decides on it (review/terms.add_term)."""
+    f = request.form
+    term, severity, off = f.get("term", "").strip(), f.get("severity", ""), f.get("action") == "disable"
+    done = (f"已停用内置词条“{term}”" if off
+            else f"已将内置词条“{term}”的严重程度改为“{domain.SEVERITY_LABELS.get(severity, severity)}”")
+    return _apply(lambda s: domain.add_term(s, current_user, term, f.get("category", ""), severity, enabled=not off),
+                  done)
 
 
 @bp.post("/<int:term_id>/enabled")
