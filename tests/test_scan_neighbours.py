@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from review.scanning import ScanEngine, load_wordlists, normalize
+from review.scanning import ScanEngine, dictionary, load_wordlists, normalize
 from review.scanning.confidence import neighbour_tables, word_neighbours
 from review.scanning.engine import _private_tokenizer
 
@@ -39,10 +39,11 @@ def jiebas(engine):
 
 
 def test_the_terms_pairs_are_in_the_engines_tables(engine):
-    before, after = engine._judge._before, engine._judge._after
+    judge = engine._judge
     for term in RARE_TERMS:
         for a, b in zip(term, term[1:]):
-            assert a in "".join(before[b]) and b in "".join(after[a])
+            assert ord(a) in judge._neighbour_set(ord(b))[0] and ord(b) in judge._neighbour_set(ord(a), 1)[0]
+            assert ord(a) not in dictionary.base_neighbours().sets(ord(b), 0)[0]  # the dictionary has none
 
 
 def test_tables_from_pairs_are_the_tables_word_by_word():

@@ -73,7 +73,7 @@ def _judge(terms) -> Judge:
     freq, total = dictionary.add_terms(terms)
     pairs: set = set()
     bitmap = trigram_bitmap(terms, bytearray(dictionary.base_bitmap()), (pairs, pairs))
-    return Judge(freq, total, bitmap, neighbour_tables((set(), pairs), dictionary.base_neighbours()))
+    return Judge(freq, total, bitmap, dictionary.base_neighbours(), neighbour_tables((set(), pairs)))
 
 
 def test_inline_cut_tests_give_judges_verdicts():
@@ -86,7 +86,7 @@ def test_inline_cut_tests_give_judges_verdicts():
     for _ in range(300):
         tok = "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(1, 40)))
         matches = sorted((i, i + len(t), t, True) for t in terms for i in range(len(tok)) if tok.startswith(t, i))
-        fresh = Judge(freq, total, judge._bitmap, (judge._before, judge._after))
+        fresh = Judge(freq, total, judge._bitmap, judge._neighbours, judge._more)
         assert judge.verdicts(tok, matches) == [fresh.judge(tok, s, e) for s, e, _, _ in matches]
 
 
@@ -101,12 +101,12 @@ def cache_dir(tmp_path, monkeypatch):
 
 def test_the_cut_point_filter_is_built_once_then_read_back(cache_dir, monkeypatch):
     built = dictionary.base_bitmap()
-    neighbours = dictionary.base_neighbours()
+    neighbours = dictionary.base_neighbours().tables
     assert dictionary.last_load()["bitmap"] == "built+saved"
     (path,) = cache_dir.glob("dict-facts-*.bin")
     monkeypatch.setattr(dictionary, "_bitmap", None)
     assert dictionary.base_bitmap() == built
-    assert dictionary.base_neighbours() == neighbours
+    assert dictionary.base_neighbours().tables == neighbours
     assert dictionary.last_load()["bitmap"] == "cache"
     base = dictionary.base()
     assert built == bytes(trigram_bitmap(w for w, f in base.FREQ.items() if f))
@@ -201,7 +201,7 @@ def test_verdicts_on_confidence_text_are_those_on_token_text():
     terms = ["大麻", "麻烦", "中国", "人民", "国人", "家", "的", "新年", "快乐", "ab", "c++", "1.5"]
     freq, total = dictionary.add_terms(terms)
     judge = _judge(terms)
-    bitmap, neighbours = judge._bitmap, (judge._before, judge._after)
+    bitmap, neighbours, more = judge._bitmap, judge._neighbours, judge._more
     rnd = random.Random(5)
     alphabet = list("中国人民大麻烦家的新年快乐我们，。ab1c ") + list(JIEBA_BLOCK_SYMBOLS) + ["\u200b", "----", "++"]
     for _ in range(400):
@@ -209,7 +209,7 @@ def test_verdicts_on_confidence_text_are_those_on_token_text():
         tok = normalize.token_text(text)
         seen = normalize.confidence_text(text, normalize.fold(text))
         matches = sorted((i, i + len(t), t, None) for t in terms for i in range(len(tok)) if tok.startswith(t, i))
-        assert judge.verdicts(seen, matches) == Judge(freq, total, bitmap, neighbours).verdicts(tok, matches)
+        assert judge.verdicts(seen, matches) == Judge(freq, total, bitmap, neighbours, more).verdicts(tok, matches)
 
 
 @settings(max_examples=300, deadline=None)

@@ -97,6 +97,7 @@ def trigram_bitmap(words, bitmap: bytearray | None = None, pairs: tuple[set, set
 
 
 _LOW21 = (1 << 21) - 1
+_NONE: frozenset = frozenset()
 _NOT_BLOCK = re.compile(r"[^\u4E00-\u9FD5a-zA-Z0-9+#&._%-]")
 
 
@@ -114,19 +115,23 @@ def neighbour_tables(pairs: tuple[set, set], base: tuple[dict, dict] | None = No
     the others: then the filter is asked.)
     """
     out = []
+    low = _LOW21
     for side in (0, 1):
         table = dict(base[side]) if base else {}
         for which, found in enumerate(pairs):
-            if not found:
-                continue
-            if side == 0:  # keyed by the second character
-                found = map(or_, map(lshift, map(and_, found, repeat(_LOW21)), repeat(21)), map(rshift, found, repeat(21)))
-            keys = list(map(int, sorted(map(float, found))))  # exact below 2 ** 53; floats sort faster than such ints
-            heads = list(map(rshift, keys, repeat(21)))
-            tails = "".join(map(chr, map(and_, keys, repeat(_LOW21))))
-            for c in set(heads) & BLOCK_CODES:
+            # Grouped in a dict: a loop over the pairs costs less than sorting them.
+            groups: dict[int, list[int]] = {}
+            get = groups.get
+            firsts, seconds = map(rshift, found, repeat(21)), map(and_, found, repeat(low))
+            for head, tail in zip(firsts, seconds) if side else zip(seconds, firsts):
+                group = get(head)
+                if group is None:
+                    groups[head] = [tail]
+                else:
+                    group.append(tail)
+            for c in groups.keys() & BLOCK_CODES:
                 ch = chr(c)
-                more = _NOT_BLOCK.sub("", tails[bisect_left(heads, c):bisect_left(heads, c + 1)])
+                more = _NOT_BLOCK.sub("", "".join(map(chr, groups[c])))
                 two, longer = table.get(ch, ("", ""))
                 table[ch] = (two + more, longer) if which == 0 else (two, longer + more)
         out.append(table)
@@ -257,6 +262,25 @@ def _hmm_may_matter(bounds: list[int], start: int, end: int, open_left: bool, op
     return False
 
 
+class Neighbours:
+    """Neighbour tables (neighbour_tables()) and their entries as sets of
+    code points, made as scans need them and kept (filled idempotently: safe
+    to share between threads and engines)."""
+
+    def __init__(self, tables: tuple[dict, dict]):
+        self.tables = tables
+        self._sets: tuple[dict, dict] = ({}, {})
+
+    def sets(self, code: int, side: int) -> tuple[frozenset, frozenset]:
+        """The code points before (*side* 0) or after (1) *code*: all, and those in two-character words."""
+        found = self._sets[side].get(code)
+        if found is None:
+            two, longer = self.tables[side].get(chr(code), ("", ""))
+            found = (frozenset(map(ord, two + longer)), frozenset(map(ord, two)) if two else _NONE)
+            self._sets[side][code] = found
+        return found
+
+
 class Judge:
     """Confidence of matches for one dictionary (jieba's FREQ and total, after adding terms).
 
@@ -265,15 +289,18 @@ class Judge:
     between threads.
     """
 
-    def __init__(self, freq: dict, total: int, bitmap: bytearray, neighbours: tuple[dict, dict] | None = None):
-        """*bitmap* and *neighbours* (neighbour_tables()) are of the words of
-        *freq*; without *neighbours* they are worked out from *freq* (slow)."""
+    def __init__(self, freq: dict, total: int, bitmap: bytearray, neighbours: Neighbours | None = None,
+                 more: tuple[dict, dict] | None = None):
+        """*bitmap* is of the words of *freq*, and so are *neighbours* (the base
+        dictionary's, shared) and *more* (neighbour_tables() of the words added
+        to it); without *neighbours* they are worked out from *freq* (slow)."""
         self._freq = freq
         self._logtotal = log(total)
         self._bitmap = bitmap
         if neighbours is None:
-            neighbours = word_neighbours(w for w, f in freq.items() if f)
-        self._before, self._after = neighbours
+            neighbours = Neighbours(word_neighbours(w for w, f in freq.items() if f))
+        self._neighbours = neighbours
+        self._more = more or ({}, {})
         self._kinds: dict[str, int] = {}  # _kind() of keys seen
         # By key: (kind, characters that may stand before it, after it, in a word spanning its edge)
         self._edges: dict[str, tuple[int, frozenset, frozenset, frozenset, frozenset]] = {}
@@ -335,7 +362,7 @@ class Judge:
         bitmap, mask, shift = self._bitmap, MASK, SHIFT
         block = BLOCK_CODES
         edges_of = self._edges.get
-        before_table, before_sets, neighbour_set = self._before, self._before_sets, self._neighbour_set
+        before_sets, neighbour_set = self._before_sets, self._neighbour_set
         memo_get = self._memo.get
         work_out = self._work_out
         out: list = []
@@ -413,7 +440,7 @@ class Judge:
                     a, b = codes[left - 1], codes[left]
                     found = before_sets.get(b)
                     if found is None:
-                        found = neighbour_set(before_table, before_sets, b)
+                        found = neighbour_set(b)
                     if a not in found[0]:
                         break
                     if a not in found[1]:  # not known as a two-character word: ask the filter
@@ -435,7 +462,7 @@ class Judge:
                     a, b = codes[right - 1], codes[right]
                     found = before_sets.get(b)
                     if found is None:
-                        found = neighbour_set(before_table, before_sets, b)
+                        found = neighbour_set(b)
                     if a not in found[0]:
                         break
                     if a not in found[1]:  # not known as a two-character word: ask the filter
@@ -567,19 +594,24 @@ class Judge:
             kind = BLOCKS if BLOCK_CHARS.issuperset(key) else self._kind(key)
         first = self._before_sets.get(ord(key[0]))
         if first is None:
-            first = self._neighbour_set(self._before, self._before_sets, ord(key[0]))
+            first = self._neighbour_set(ord(key[0]))
         last = self._after_sets.get(ord(key[-1]))
         if last is None:
-            last = self._neighbour_set(self._after, self._after_sets, ord(key[-1]))
+            last = self._neighbour_set(ord(key[-1]), 1)
         edges = self._edges[key] = (kind, *first, *last)  # as many as the engine has keys
         return edges
 
-    @staticmethod
-    def _neighbour_set(table: dict, sets: dict, code: int) -> tuple[frozenset, frozenset]:
-        """A neighbour table's entry as code points: all neighbours, those in two-character words."""
-        two, longer = table.get(chr(code), ("", ""))
-        two = frozenset(map(ord, two))
-        found = sets[code] = (two.union(map(ord, longer)), two)
+    def _neighbour_set(self, code: int, side: int = 0) -> tuple[frozenset, frozenset]:
+        """The code points before (*side* 0) or after (1) *code* in a word:
+        all of them, and those in two-character words (the base dictionary's
+        sets, with the added words' neighbours joined where they hold more)."""
+        found = self._neighbours.sets(code, side)
+        more = self._more[side].get(chr(code))
+        if more:
+            extra = frozenset(map(ord, more[0] + more[1]))
+            if not extra <= found[0]:
+                found = (found[0] | extra, found[1])  # the two-character words among them: the filter knows
+        (self._after_sets if side else self._before_sets)[code] = found
         return found
 
     def _kind(self, key: str) -> int:
@@ -681,4 +713,4 @@ class Judge:
         return widen_left, widen_right
 
 
-__all__ = ["BLOCK_CHARS", "Judge", "REACH", "neighbour_tables", "route", "route_and_ties", "trigram_bitmap", "word_neighbours"]
+__all__ = ["BLOCK_CHARS", "Judge", "REACH", "Neighbours", "neighbour_tables", "route", "route_and_ties", "trigram_bitmap", "word_neighbours"]

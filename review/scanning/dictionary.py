@@ -37,7 +37,7 @@ _FORMAT = b"imprimatur-dict-facts 3"  # 3: the neighbour tables after the bitmap
 
 _lock = threading.Lock()
 _base_tokenizer: jieba.Tokenizer | None = None
-_bitmap: tuple[jieba.Tokenizer, bytes, tuple[dict, dict]] | None = None  # (tokenizer, bitmap, neighbours)
+_bitmap: tuple[jieba.Tokenizer, bytes, confidence.Neighbours] | None = None  # (tokenizer, bitmap, neighbours)
 _last_load: dict = {}  # how the bitmap was obtained last ("cache", "built", "built+saved"), for the benchmark
 
 
@@ -86,12 +86,13 @@ def base_bitmap(tokenizer: jieba.Tokenizer | None = None) -> bytes:
     return _facts(tokenizer)[0]
 
 
-def base_neighbours(tokenizer: jieba.Tokenizer | None = None) -> tuple[dict, dict]:
-    """The neighbour tables of the base dictionary (from the same file as base_bitmap())."""
+def base_neighbours(tokenizer: jieba.Tokenizer | None = None) -> confidence.Neighbours:
+    """The neighbour tables of the base dictionary (from the same file as
+    base_bitmap()), shared by the engines of the process."""
     return _facts(tokenizer)[1]
 
 
-def _facts(tokenizer: jieba.Tokenizer | None) -> tuple[bytes, tuple[dict, dict]]:
+def _facts(tokenizer: jieba.Tokenizer | None) -> tuple[bytes, confidence.Neighbours]:
     global _bitmap
     tokenizer = tokenizer or base()
     with _lock:
@@ -104,12 +105,13 @@ def _facts(tokenizer: jieba.Tokenizer | None) -> tuple[bytes, tuple[dict, dict]]
     size = confidence.MASK + 1
     if payload is not None and len(payload) >= size:
         bitmap = payload[:size]
-        neighbours = _parse_tables(payload[size:].decode("utf-8"))
+        neighbours = confidence.Neighbours(_parse_tables(payload[size:].decode("utf-8")))
     else:
         pairs: tuple[set, set] = (set(), set())
         bitmap = bytes(confidence.trigram_bitmap((w for w, f in tokenizer.FREQ.items() if f), pairs=pairs))
-        neighbours = confidence.neighbour_tables(pairs)
-        how = "built+saved" if _write(path, key, bitmap + _format_tables(neighbours).encode("utf-8")) else "built"
+        tables = confidence.neighbour_tables(pairs)
+        neighbours = confidence.Neighbours(tables)
+        how = "built+saved" if _write(path, key, bitmap + _format_tables(tables).encode("utf-8")) else "built"
     with _lock:
         _bitmap = (tokenizer, bitmap, neighbours)
         _last_load["bitmap"] = how

@@ -248,11 +248,11 @@ class ScanEngine:
         base = dictionary.base()
         self._matcher = _Matcher(self._terms, self._allow)
         freq, total = dictionary.add_terms(self._terms)  # jieba reads folded text
-        # Which characters stand side by side in the terms: all listed as in
-        # longer words (the filter holds the two-character ones), one sort less.
+        # Which characters stand side by side in the terms (all listed as in
+        # longer words: the filter holds the two-character ones).
         pairs: set = set()
         bitmap = trigram_bitmap(self._terms, bytearray(dictionary.base_bitmap(base)), (pairs, pairs))
-        self._judge = Judge(freq, total, bitmap, neighbour_tables((set(), pairs), dictionary.base_neighbours(base)))
+        self._judge = Judge(freq, total, bitmap, dictionary.base_neighbours(base), neighbour_tables((set(), pairs)))
 
     def scan(self, text: str, include_low: bool = False) -> list[Hit]:
         """Every finding in *text*, sorted by (start, end, term).
