@@ -216,8 +216,9 @@ def route_and_ties(piece: str, freq: dict, logtotal: float, offset: int = 0) -> 
     return out, any_tie
 
 
-SOLO, BLOCK, MIXED = 0, 1, 2
-BLOCKS = 3  # SOLO or BLOCK, not yet known which
+# Kinds of keys (Judge._kind()): BLOCKS is SOLO or BLOCK, not yet known which; from BLOCK on,
+# verdicts() leaves the key to judge().
+SOLO, BLOCKS, BLOCK, MIXED = 0, 1, 2, 3
 
 
 def _crossing_test(bitmap: bytearray):
@@ -358,7 +359,10 @@ class Judge:
         n = len(tok)
         if not n:
             return [None] * len(matches)
-        codes = memoryview(tok.encode(_UTF32, "surrogatepass")).cast("I")
+        # Code points with a 0 (no block character) on either side: codes[n] and
+        # previous[start] (the one before start) read 0 at the text's ends.
+        previous = memoryview(("\0" + tok + "\0").encode(_UTF32, "surrogatepass")).cast("I")
+        codes = previous[1:]
         bitmap, mask, shift = self._bitmap, MASK, SHIFT
         block = BLOCK_CODES
         edges_of = self._edges.get
@@ -375,7 +379,7 @@ class Judge:
             if edges is None:
                 edges = self._edges_of(key)
             kind, before, before_two, after, after_two = edges
-            if kind == MIXED or kind == BLOCK:
+            if kind >= BLOCK:
                 append(self.judge(tok, start, end))
                 continue
             # The key is block characters. A position at its edge is a cut
@@ -383,51 +387,48 @@ class Judge:
             # some word (the neighbour tables): then it is crossed if the two
             # make a word, else if the filter holds a trigram across it.
             cut_start = True
-            if start:
-                a = codes[start - 1]
-                if a in before:
-                    if a in before_two:
+            a = previous[start]
+            if a in before:
+                if a in before_two:
+                    cut_start = False
+                else:
+                    b = codes[start]
+                    h = hash((a, b))
+                    if bitmap[h & mask] and bitmap[h >> shift & mask]:
                         cut_start = False
-                    else:
-                        b = codes[start]
-                        h = hash((a, b))
+                    elif start >= 2:
+                        h = hash((codes[start - 2], a, b))
                         if bitmap[h & mask] and bitmap[h >> shift & mask]:
                             cut_start = False
-                        elif start >= 2:
-                            h = hash((codes[start - 2], a, b))
-                            if bitmap[h & mask] and bitmap[h >> shift & mask]:
-                                cut_start = False
-                        if cut_start and start + 1 < n:
-                            h = hash((a, b, codes[start + 1]))
-                            if bitmap[h & mask] and bitmap[h >> shift & mask]:
-                                cut_start = False
+                    if cut_start and start + 1 < n:
+                        h = hash((a, b, codes[start + 1]))
+                        if bitmap[h & mask] and bitmap[h >> shift & mask]:
+                            cut_start = False
             cut_end = True
-            if end < n:
-                b = codes[end]
-                if b in after:
-                    if b in after_two:
+            b = codes[end]
+            if b in after:
+                if b in after_two:
+                    cut_end = False
+                else:
+                    a = codes[end - 1]
+                    h = hash((a, b))
+                    if bitmap[h & mask] and bitmap[h >> shift & mask]:
                         cut_end = False
-                    else:
-                        a = codes[end - 1]
-                        h = hash((a, b))
+                    elif end >= 2:
+                        h = hash((codes[end - 2], a, b))
                         if bitmap[h & mask] and bitmap[h >> shift & mask]:
                             cut_end = False
-                        elif end >= 2:
-                            h = hash((codes[end - 2], a, b))
-                            if bitmap[h & mask] and bitmap[h >> shift & mask]:
-                                cut_end = False
-                        if cut_end and end + 1 < n:
-                            h = hash((a, b, codes[end + 1]))
-                            if bitmap[h & mask] and bitmap[h >> shift & mask]:
-                                cut_end = False
+                    if cut_end and end + 1 < n:
+                        h = hash((a, b, codes[end + 1]))
+                        if bitmap[h & mask] and bitmap[h >> shift & mask]:
+                            cut_end = False
             if cut_start and cut_end:
-                if kind == BLOCKS:
-                    kind = self._kind(key)
-                    self._edges[key] = (kind, before, before_two, after, after_two)
                 if kind == SOLO:
                     append("high")
-                else:
-                    append(self.judge(tok, start, end))
+                    continue
+                kind = self._kind(key)  # BLOCKS
+                self._edges[key] = (kind, before, before_two, after, after_two)
+                append("high" if kind == SOLO else self.judge(tok, start, end))
                 continue
             # judge()'s search for the nearest cut points (the same tests;
             # the window is REACH wide).
