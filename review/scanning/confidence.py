@@ -97,7 +97,7 @@ def trigram_bitmap(words, bitmap: bytearray | None = None, pairs: tuple[set, set
 
 
 _LOW21 = (1 << 21) - 1
-_NONE: frozenset = frozenset()
+_NO_NEIGHBOURS = ("", "")
 _NOT_BLOCK = re.compile(r"[^\u4E00-\u9FD5a-zA-Z0-9+#&._%-]")
 
 
@@ -264,22 +264,27 @@ def _hmm_may_matter(bounds: list[int], start: int, end: int, open_left: bool, op
 
 
 class Neighbours:
-    """Neighbour tables (neighbour_tables()) and their entries as sets of
-    code points, made as scans need them and kept (filled idempotently: safe
-    to share between threads and engines)."""
+    """Neighbour tables (neighbour_tables()) as the cut tests read them: for
+    each character, the str of all its neighbours and the str of those in
+    two-character words (``x in s`` over a str: no set of code points is
+    made, which would cost tens of MB)."""
 
     def __init__(self, tables: tuple[dict, dict]):
         self.tables = tables
-        self._sets: tuple[dict, dict] = ({}, {})
+        self.sides = tuple({c: (two + longer, two) for c, (two, longer) in table.items()} for table in tables)
 
-    def sets(self, code: int, side: int) -> tuple[frozenset, frozenset]:
-        """The code points before (*side* 0) or after (1) *code*: all, and those in two-character words."""
-        found = self._sets[side].get(code)
-        if found is None:
-            two, longer = self.tables[side].get(chr(code), ("", ""))
-            found = (frozenset(map(ord, two + longer)), frozenset(map(ord, two)) if two else _NONE)
-            self._sets[side][code] = found
-        return found
+    def joined(self, more: tuple[dict, dict] | None) -> tuple[dict, dict]:
+        """``sides`` with the neighbours in *more* (neighbour_tables() of added words) joined."""
+        if not more:
+            return self.sides
+        out = []
+        for mine, added in zip(self.sides, more):
+            mine = dict(mine)
+            for c, (two, longer) in added.items():
+                every, known_two = mine.get(c, ("", ""))
+                mine[c] = (every + two + longer, known_two)  # the filter knows the added two-character words
+            out.append(mine)
+        return out[0], out[1]
 
 
 class Judge:
@@ -300,14 +305,11 @@ class Judge:
         self._bitmap = bitmap
         if neighbours is None:
             neighbours = Neighbours(word_neighbours(w for w, f in freq.items() if f))
-        self._neighbours = neighbours
-        self._more = more or ({}, {})
+        self._neighbours, self._more = neighbours, more
+        self._before, self._after = neighbours.joined(more)
         self._kinds: dict[str, int] = {}  # _kind() of keys seen
         # By key: (kind, characters that may stand before it, after it, in a word spanning its edge)
-        self._edges: dict[str, tuple[int, frozenset, frozenset, frozenset, frozenset]] = {}
-        # The code points of a neighbour table's entry, by code point (filled as texts need them).
-        self._before_sets: dict[int, tuple[frozenset, frozenset]] = {}
-        self._after_sets: dict[int, tuple[frozenset, frozenset]] = {}
+        self._edges: dict[str, tuple[int, str, str, str, str]] = {}
         self._crossed = _crossing_test(bitmap)
         # Verdicts by the segment between cut points (and where the match lies in it).
         self._memo: dict[tuple, str] = {}
@@ -318,8 +320,6 @@ class Judge:
         """Empty the memos (benchmarks: the next scan is a first one)."""
         self._kinds.clear()
         self._edges.clear()
-        self._before_sets.clear()
-        self._after_sets.clear()
         self._memo.clear()
         self._widen.clear()
         self._routes.clear()
@@ -352,21 +352,22 @@ class Judge:
         """judge(tok, start, end) of each ``(start, end, key, clean)`` in *matches*
         where ``tok[start:end] == key`` (*clean* True, or None: not known), else None.
 
-        The same verdicts as judge(), with its common cases worked out inline
-        over code points (one encoding of *tok*): the cut tests at a match's
-        edges, the search for the nearest cut points and the segment memo.
+        The same verdicts as judge(), with its common cases worked out inline:
+        the cut tests at a match's edges (the neighbour tables, then the
+        filter over code points: one encoding of *tok*), the search for the
+        nearest cut points and the segment memo.
         """
         n = len(tok)
         if not n:
             return [None] * len(matches)
-        # Code points with a 0 (no block character) on either side: codes[n] and
-        # previous[start] (the one before start) read 0 at the text's ends.
-        previous = memoryview(("\0" + tok + "\0").encode(_UTF32, "surrogatepass")).cast("I")
-        codes = previous[1:]
+        # The text with a "\0" (no block character) on either side: padded[i + 1]
+        # is tok[i], padded[start] the character before start, "\0" at the ends.
+        padded = "\0" + tok + "\0"
+        codes = memoryview(padded.encode(_UTF32, "surrogatepass")).cast("I")[1:]  # code points, codes[n] == 0
         bitmap, mask, shift = self._bitmap, MASK, SHIFT
         block = BLOCK_CODES
         edges_of = self._edges.get
-        before_sets, neighbour_set = self._before_sets, self._neighbour_set
+        neighbours_of = self._before.get
         memo_get = self._memo.get
         work_out = self._work_out
         out: list = []
@@ -385,14 +386,14 @@ class Judge:
             # The key is block characters. A position at its edge is a cut
             # point unless the character outside stands next to the key's in
             # some word (the neighbour tables): then it is crossed if the two
-            # make a word, else if the filter holds a trigram across it.
+            # make a word, else if the filter holds a word or trigram across it.
             cut_start = True
-            a = previous[start]
+            a = padded[start]
             if a in before:
                 if a in before_two:
                     cut_start = False
                 else:
-                    b = codes[start]
+                    a, b = codes[start - 1], codes[start]
                     h = hash((a, b))
                     if bitmap[h & mask] and bitmap[h >> shift & mask]:
                         cut_start = False
@@ -405,12 +406,12 @@ class Judge:
                         if bitmap[h & mask] and bitmap[h >> shift & mask]:
                             cut_start = False
             cut_end = True
-            b = codes[end]
+            b = padded[end + 1]
             if b in after:
                 if b in after_two:
                     cut_end = False
                 else:
-                    a = codes[end - 1]
+                    a, b = codes[end - 1], codes[end]
                     h = hash((a, b))
                     if bitmap[h & mask] and bitmap[h >> shift & mask]:
                         cut_end = False
@@ -438,13 +439,12 @@ class Judge:
             if not cut_start:
                 left -= 1
                 while left > lo:
-                    a, b = codes[left - 1], codes[left]
-                    found = before_sets.get(b)
-                    if found is None:
-                        found = neighbour_set(b)
-                    if a not in found[0]:
+                    found = neighbours_of(padded[left + 1])
+                    a = padded[left]
+                    if found is None or a not in found[0]:
                         break
                     if a not in found[1]:  # not known as a two-character word: ask the filter
+                        a, b = codes[left - 1], codes[left]
                         h = hash((a, b))
                         if not (bitmap[h & mask] and bitmap[h >> shift & mask]):
                             if left >= 2:
@@ -460,13 +460,12 @@ class Judge:
             if not cut_end:
                 right += 1
                 while right < hi:
-                    a, b = codes[right - 1], codes[right]
-                    found = before_sets.get(b)
-                    if found is None:
-                        found = neighbour_set(b)
-                    if a not in found[0]:
+                    found = neighbours_of(padded[right + 1])
+                    a = padded[right]
+                    if found is None or a not in found[0]:
                         break
                     if a not in found[1]:  # not known as a two-character word: ask the filter
+                        a, b = codes[right - 1], codes[right]
                         h = hash((a, b))
                         if not (bitmap[h & mask] and bitmap[h >> shift & mask]):
                             if right >= 2:
@@ -585,35 +584,17 @@ class Judge:
             memo[memo_key] = verdict
         return verdict
 
-    def _edges_of(self, key: str) -> tuple[int, frozenset, frozenset, frozenset, frozenset]:
+    def _edges_of(self, key: str) -> tuple[int, str, str, str, str]:
         """verdicts()' facts about *key*: its kind (BLOCKS: SOLO or BLOCK, not
-        yet known which), the code points that stand before its first
-        character inside a word, those of them that make a two-character word
-        with it, and the same after its last character."""
+        yet known which), the characters that stand before its first one in a
+        word, those of them that make a two-character word with it, and the
+        same after its last one."""
         kind = self._kinds.get(key)
         if kind is None:  # SOLO or BLOCK is only needed where both ends are cut points
             kind = BLOCKS if BLOCK_CHARS.issuperset(key) else self._kind(key)
-        first = self._before_sets.get(ord(key[0]))
-        if first is None:
-            first = self._neighbour_set(ord(key[0]))
-        last = self._after_sets.get(ord(key[-1]))
-        if last is None:
-            last = self._neighbour_set(ord(key[-1]), 1)
-        edges = self._edges[key] = (kind, *first, *last)  # as many as the engine has keys
+        edges = self._edges[key] = (kind, *self._before.get(key[0], _NO_NEIGHBOURS),
+                                    *self._after.get(key[-1], _NO_NEIGHBOURS))  # as many as the engine has keys
         return edges
-
-    def _neighbour_set(self, code: int, side: int = 0) -> tuple[frozenset, frozenset]:
-        """The code points before (*side* 0) or after (1) *code* in a word:
-        all of them, and those in two-character words (the base dictionary's
-        sets, with the added words' neighbours joined where they hold more)."""
-        found = self._neighbours.sets(code, side)
-        more = self._more[side].get(chr(code))
-        if more:
-            extra = frozenset(map(ord, more[0] + more[1]))
-            if not extra <= found[0]:
-                found = (found[0] | extra, found[1])  # the two-character words among them: the filter knows
-        (self._after_sets if side else self._before_sets)[code] = found
-        return found
 
     def _kind(self, key: str) -> int:
         """SOLO: block characters that jieba reads as one token when alone (two or more);
