@@ -21,7 +21,10 @@ is worked out locally, with jieba's own model:
   at q are not a word, and neither three-character window around q occurs
   inside a word of three or more characters (a Bloom filter of two-character
   words and of those trigrams; a false positive only makes the test more
-  careful, never wrong).
+  careful, never wrong). Most positions are settled before the filter by the
+  neighbour tables (which characters stand side by side in some word): two
+  characters that never do are a cut point, two that make a two-character
+  word are crossed.
 
 So: a match whose ends are both cut points and which is a token on its own
 is ``high`` (the common case, a few dictionary look-ups); otherwise the route
