@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from review.scanning import ScanEngine, dictionary, load_wordlists, normalize
-from review.scanning.confidence import neighbour_tables, word_neighbours
+from review.scanning.confidence import Neighbours, neighbour_tables, word_neighbours
 from review.scanning.engine import _private_tokenizer
 
 # Characters that stand side by side in no word of jieba's dictionary (鱻龘, 龘靐, ...).
@@ -52,9 +52,12 @@ def test_tables_from_pairs_are_the_tables_word_by_word():
     assert {c: set(two) for c, (two, _) in built[0].items() if two} == {"国": {"中"}, "人": {"国"}, "1": {"a"}}
     assert {c: set(longer) for c, (_, longer) in built[1].items() if longer} == {
         "中": {"国"}, "国": {"人"}, "鱻": {"龘"}, "龘": {"靐"}}  # Ｔ is no block character
-    merged = neighbour_tables((set(), {ord("靐") << 21 | ord("中")}), built)
-    assert merged[0]["中"] == ("", "靐") and merged[1]["靐"] == ("", "中")
-    assert merged[1]["中"] == built[1]["中"]
+    more = neighbour_tables((set(), {ord("靐") << 21 | ord("中")}))
+    assert more == ({"中": ("", "靐")}, {"靐": ("", "中")})
+    before, after = Neighbours(built).joined(more)
+    assert set(before["中"][0]) == {"靐"} and before["中"][1] == ""
+    assert set(after["中"][0]) == {"国"} and set(before["国"][0]) == {"中"} and before["国"][1] == "中"
+    assert set(before["龘"][0]) == {"鱻"} and before["龘"][1] == ""
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

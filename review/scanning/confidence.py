@@ -104,11 +104,10 @@ _NO_NEIGHBOURS = ("", "")
 _NOT_BLOCK = re.compile(r"[^\u4E00-\u9FD5a-zA-Z0-9+#&._%-]")
 
 
-def neighbour_tables(pairs: tuple[set, set], base: tuple[dict, dict] | None = None) -> tuple[dict, dict]:
+def neighbour_tables(pairs: tuple[set, set]) -> tuple[dict, dict]:
     """``(before, after)``: for each block character, the block characters
     that stand right before (after) it inside a word, from the *pairs*
-    trigram_bitmap() collected (added to the tables *base*, if given), as
-    ``(two, longer)``: two str, those that make a two-character word with
+    trigram_bitmap() collected, as ``(two, longer)``: two str, those that make a two-character word with
     it, and the others.
 
     A position between ``a`` and ``b`` that no word holds side by side is a
@@ -120,7 +119,7 @@ def neighbour_tables(pairs: tuple[set, set], base: tuple[dict, dict] | None = No
     out = []
     low = _LOW21
     for side in (0, 1):
-        table = dict(base[side]) if base else {}
+        table: dict[str, tuple[str, str]] = {}
         for which, found in enumerate(pairs):
             # Grouped in a dict: a loop over the pairs costs less than sorting them.
             groups: dict[int, list[int]] = {}
