@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from review.scanning import dictionary, normalize
-from review.scanning.confidence import Judge, trigram_bitmap
+from review.scanning.confidence import Judge, neighbour_tables, trigram_bitmap, word_neighbours
 
 PIECES = list("中国人民大麻家的了是在ab1Z，。 *\u200b\tⅡ⑵⑩Ａ１①İ") + ["    ", "\U0001F600", "\r\n", "\x00"]
 
@@ -68,17 +68,25 @@ def test_added_terms_get_jiebas_frequencies():
     assert freq == ref_freq
 
 
+def _judge(terms) -> Judge:
+    """A Judge as the engine makes one (the base dictionary's filter and neighbour tables, the terms added)."""
+    freq, total = dictionary.add_terms(terms)
+    pairs: set = set()
+    bitmap = trigram_bitmap(terms, bytearray(dictionary.base_bitmap()), (pairs, pairs))
+    return Judge(freq, total, bitmap, dictionary.base_neighbours(), neighbour_tables((set(), pairs)))
+
+
 def test_inline_cut_tests_give_judges_verdicts():
     """verdicts() (the scan's batch path) and judge() (one match at a time) agree."""
     terms = ["大麻", "麻烦", "中国", "人民", "国人", "家", "的", "新年", "快乐", "ab"]
     freq, total = dictionary.add_terms(terms)
-    judge = Judge(freq, total, trigram_bitmap(terms, bytearray(dictionary.base_bitmap())))
+    judge = _judge(terms)
     rnd = random.Random(3)
     alphabet = list("中国人民大麻烦家的新年快乐我们，。ab1 ")
     for _ in range(300):
         tok = "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(1, 40)))
         matches = sorted((i, i + len(t), t, True) for t in terms for i in range(len(tok)) if tok.startswith(t, i))
-        fresh = Judge(freq, total, judge._bitmap)
+        fresh = Judge(freq, total, judge._bitmap, judge._neighbours, judge._more)
         assert judge.verdicts(tok, matches) == [fresh.judge(tok, s, e) for s, e, _, _ in matches]
 
 
@@ -93,13 +101,20 @@ def cache_dir(tmp_path, monkeypatch):
 
 def test_the_cut_point_filter_is_built_once_then_read_back(cache_dir, monkeypatch):
     built = dictionary.base_bitmap()
+    neighbours = dictionary.base_neighbours().tables
     assert dictionary.last_load()["bitmap"] == "built+saved"
     (path,) = cache_dir.glob("dict-facts-*.bin")
     monkeypatch.setattr(dictionary, "_bitmap", None)
     assert dictionary.base_bitmap() == built
+    assert dictionary.base_neighbours().tables == neighbours
     assert dictionary.last_load()["bitmap"] == "cache"
     base = dictionary.base()
     assert built == bytes(trigram_bitmap(w for w, f in base.FREQ.items() if f))
+    assert _as_sets(neighbours) == _as_sets(word_neighbours(w for w, f in base.FREQ.items() if f))
+
+
+def _as_sets(tables):
+    return [{c: (set(two), set(longer)) for c, (two, longer) in table.items()} for table in tables]
 
 
 def test_a_damaged_or_foreign_cache_file_is_not_used(cache_dir, monkeypatch):
@@ -117,7 +132,7 @@ def test_a_damaged_or_foreign_cache_file_is_not_used(cache_dir, monkeypatch):
     monkeypatch.setattr(dictionary, "_bitmap", None)
     assert dictionary.base_bitmap() == built
     assert dictionary.last_load()["bitmap"] == "built+saved"  # rebuilt, and the file replaced
-    assert dictionary._read(path, key) == built
+    assert dictionary._read(path, key).startswith(built)
 
 
 def test_the_key_follows_the_dictionary(tmp_path):
@@ -185,7 +200,8 @@ def test_confidence_text_agrees_with_token_text_on_jiebas_blocks(text):
 def test_verdicts_on_confidence_text_are_those_on_token_text():
     terms = ["大麻", "麻烦", "中国", "人民", "国人", "家", "的", "新年", "快乐", "ab", "c++", "1.5"]
     freq, total = dictionary.add_terms(terms)
-    bitmap = trigram_bitmap(terms, bytearray(dictionary.base_bitmap()))
+    judge = _judge(terms)
+    bitmap, neighbours, more = judge._bitmap, judge._neighbours, judge._more
     rnd = random.Random(5)
     alphabet = list("中国人民大麻烦家的新年快乐我们，。ab1c ") + list(JIEBA_BLOCK_SYMBOLS) + ["\u200b", "----", "++"]
     for _ in range(400):
@@ -193,7 +209,7 @@ def test_verdicts_on_confidence_text_are_those_on_token_text():
         tok = normalize.token_text(text)
         seen = normalize.confidence_text(text, normalize.fold(text))
         matches = sorted((i, i + len(t), t, None) for t in terms for i in range(len(tok)) if tok.startswith(t, i))
-        assert Judge(freq, total, bitmap).verdicts(seen, matches) == Judge(freq, total, bitmap).verdicts(tok, matches)
+        assert judge.verdicts(seen, matches) == Judge(freq, total, bitmap, neighbours, more).verdicts(tok, matches)
 
 
 @settings(max_examples=300, deadline=None)

@@ -21,7 +21,10 @@ is worked out locally, with jieba's own model:
   at q are not a word, and neither three-character window around q occurs
   inside a word of three or more characters (a Bloom filter of two-character
   words and of those trigrams; a false positive only makes the test more
-  careful, never wrong).
+  careful, never wrong). Most positions are settled before the filter by the
+  neighbour tables (which characters stand side by side in some word): two
+  characters that never do are a cut point, two that make a two-character
+  word are crossed.
 
 So: a match whose ends are both cut points and which is a token on its own
 is ``high`` (the common case, a few dictionary look-ups); otherwise the route
@@ -37,11 +40,13 @@ equal to the last bit; tests compare the two over real text.
 """
 from __future__ import annotations
 
+import re
 import sys
+from bisect import bisect_left
 from collections import deque
 from itertools import groupby, repeat
 from math import log
-from operator import and_, getitem, rshift
+from operator import and_, getitem, lshift, or_, rshift
 
 from jieba import finalseg
 
@@ -58,7 +63,7 @@ BLOCK_CODES = frozenset(map(ord, BLOCK_CHARS))
 _UTF32 = "utf-32-le" if sys.byteorder == "little" else "utf-32-be"  # memoryview.cast("I") is native
 
 
-def trigram_bitmap(words, bitmap: bytearray | None = None) -> bytearray:
+def trigram_bitmap(words, bitmap: bytearray | None = None, pairs: tuple[set, set] | None = None) -> bytearray:
     """Add every two-character word and every trigram inside a longer word to
     a Bloom filter: bytes ``h & MASK`` and ``h >> SHIFT & MASK`` where ``h`` is
     the hash of the tuple of the characters' code points.
@@ -66,6 +71,10 @@ def trigram_bitmap(words, bitmap: bytearray | None = None) -> bytearray:
     A tuple of ints hashes the same in every process (a str's hash is salted
     per process), so the filter of a dictionary can be kept in a file
     (dictionary.base_bitmap).
+
+    *pairs*, if given, gets every two-character word and every two adjacent
+    characters of a longer word, as ``a << 21 | b`` (code points), in its
+    first and second set: see :func:`neighbour_tables`.
     """
     if bitmap is None:
         bitmap = bytearray(MASK + 1)
@@ -76,6 +85,9 @@ def trigram_bitmap(words, bitmap: bytearray | None = None) -> bytearray:
         group = list(grouped)
         # Nested map() keeps the loops in C.
         columns = [list(map(ord, map(getitem, group, repeat(i)))) for i in range(length)]
+        if pairs is not None:
+            for i in range(length - 1):
+                pairs[length > 2].update(map(or_, map(lshift, columns[i], repeat(21)), columns[i + 1]))
         if length == 2:
             pieces = [zip(columns[0], columns[1])]
         else:
@@ -85,6 +97,58 @@ def trigram_bitmap(words, bitmap: bytearray | None = None) -> bytearray:
             deque(map(mark, map(and_, hashes, repeat(MASK)), repeat(1)), maxlen=0)
             deque(map(mark, map(and_, map(rshift, hashes, repeat(SHIFT)), repeat(MASK)), repeat(1)), maxlen=0)
     return bitmap
+
+
+_LOW21 = (1 << 21) - 1
+_NO_NEIGHBOURS = ("", "")
+_NOT_BLOCK = re.compile(r"[^\u4E00-\u9FD5a-zA-Z0-9+#&._%-]")
+
+
+def neighbour_tables(pairs: tuple[set, set]) -> tuple[dict, dict]:
+    """``(before, after)``: for each block character, the block characters
+    that stand right before (after) it inside a word, from the *pairs*
+    trigram_bitmap() collected, as ``(two, longer)``: two str, those that make a two-character word with
+    it, and the others.
+
+    A position between ``a`` and ``b`` that no word holds side by side is a
+    cut point (so is one next to a character outside jieba's blocks), and
+    one inside a two-character word is crossed: most tests at a match's edge
+    end with one look-up in these. (A two-character word may be listed among
+    the others: then the filter is asked.)
+    """
+    out = []
+    low = _LOW21
+    for side in (0, 1):
+        table: dict[str, tuple[str, str]] = {}
+        for which, found in enumerate(pairs):
+            # Grouped in a dict: a loop over the pairs costs less than sorting them.
+            groups: dict[int, list[int]] = {}
+            get = groups.get
+            firsts, seconds = map(rshift, found, repeat(21)), map(and_, found, repeat(low))
+            for head, tail in zip(firsts, seconds) if side else zip(seconds, firsts):
+                group = get(head)
+                if group is None:
+                    groups[head] = [tail]
+                else:
+                    group.append(tail)
+            for c in groups.keys() & BLOCK_CODES:
+                ch = chr(c)
+                more = _NOT_BLOCK.sub("", "".join(map(chr, groups[c])))
+                two, longer = table.get(ch, ("", ""))
+                table[ch] = (two + more, longer) if which == 0 else (two, longer + more)
+        out.append(table)
+    return out[0], out[1]
+
+
+def word_neighbours(words) -> tuple[dict, dict]:
+    """neighbour_tables() of *words*, worked out word by word (slow: tests, and a Judge made without them)."""
+    two: set = set()
+    longer: set = set()
+    for word in words:
+        pairs = two if len(word) == 2 else longer
+        for i in range(len(word) - 1):
+            pairs.add(ord(word[i]) << 21 | ord(word[i + 1]))
+    return neighbour_tables((two, longer))
 
 
 def route(piece: str, freq: dict, logtotal: float, offset: int = 0) -> list[int]:
@@ -154,8 +218,9 @@ def route_and_ties(piece: str, freq: dict, logtotal: float, offset: int = 0) -> 
     return out, any_tie
 
 
-SOLO, BLOCK, MIXED = 0, 1, 2
-BLOCKS = 3  # SOLO or BLOCK, not yet known which
+# Kinds of keys (Judge._kind()): BLOCKS is SOLO or BLOCK, not yet known which; from BLOCK on,
+# verdicts() leaves the key to judge().
+SOLO, BLOCKS, BLOCK, MIXED = 0, 1, 2, 3
 
 
 def _crossing_test(bitmap: bytearray):
@@ -200,6 +265,30 @@ def _hmm_may_matter(bounds: list[int], start: int, end: int, open_left: bool, op
     return False
 
 
+class Neighbours:
+    """Neighbour tables (neighbour_tables()) as the cut tests read them: for
+    each character, the str of all its neighbours and the str of those in
+    two-character words (``x in s`` over a str: no set of code points is
+    made, which would cost tens of MB)."""
+
+    def __init__(self, tables: tuple[dict, dict]):
+        self.tables = tables
+        self.sides = tuple({c: (two + longer, two) for c, (two, longer) in table.items()} for table in tables)
+
+    def joined(self, more: tuple[dict, dict] | None) -> tuple[dict, dict]:
+        """``sides`` with the neighbours in *more* (neighbour_tables() of added words) joined."""
+        if not more:
+            return self.sides
+        out = []
+        for mine, added in zip(self.sides, more):
+            mine = dict(mine)
+            for c, (two, longer) in added.items():
+                every, known_two = mine.get(c, ("", ""))
+                mine[c] = (every + two + longer, known_two)  # the filter knows the added two-character words
+            out.append(mine)
+        return out[0], out[1]
+
+
 class Judge:
     """Confidence of matches for one dictionary (jieba's FREQ and total, after adding terms).
 
@@ -208,20 +297,33 @@ class Judge:
     between threads.
     """
 
-    def __init__(self, freq: dict, total: int, bitmap: bytearray):
+    def __init__(self, freq: dict, total: int, bitmap: bytearray, neighbours: Neighbours | None = None,
+                 more: tuple[dict, dict] | None = None):
+        """*bitmap* is of the words of *freq*, and so are *neighbours* (the base
+        dictionary's, shared) and *more* (neighbour_tables() of the words added
+        to it); without *neighbours* they are worked out from *freq* (slow)."""
         self._freq = freq
         self._logtotal = log(total)
         self._bitmap = bitmap
+        if neighbours is None:
+            neighbours = Neighbours(word_neighbours(w for w, f in freq.items() if f))
+        self._neighbours, self._more = neighbours, more
+        self._before, self._after = neighbours.joined(more)
         self._kinds: dict[str, int] = {}  # _kind() of keys seen
+        # By key: (kind, characters that may stand before it, after it, in a word spanning its edge)
+        self._edges: dict[str, tuple[int, str, str, str, str]] = {}
         self._crossed = _crossing_test(bitmap)
         # Verdicts by the segment between cut points (and where the match lies in it).
         self._memo: dict[tuple, str] = {}
+        self._widen: dict[tuple, tuple[bool, bool]] = {}  # by segment, where one must be widened (_work_out)
         self._routes: dict[str, tuple[int, ...]] = {}  # route boundaries by segment
 
     def forget(self) -> None:
         """Empty the memos (benchmarks: the next scan is a first one)."""
         self._kinds.clear()
+        self._edges.clear()
         self._memo.clear()
+        self._widen.clear()
         self._routes.clear()
 
     # --- the verdict -------------------------------------------------------
@@ -252,18 +354,22 @@ class Judge:
         """judge(tok, start, end) of each ``(start, end, key, clean)`` in *matches*
         where ``tok[start:end] == key`` (*clean* True, or None: not known), else None.
 
-        The same verdicts as judge(), with its common case (a key that is one
-        token on its own, cut points at both ends) worked out inline: the cut
-        tests read code points from one encoding of *tok*.
+        The same verdicts as judge(), with its common cases worked out inline:
+        the cut tests at a match's edges (the neighbour tables, then the
+        filter over code points: one encoding of *tok*), the search for the
+        nearest cut points and the segment memo.
         """
         n = len(tok)
         if not n:
             return [None] * len(matches)
-        codes = memoryview(tok.encode(_UTF32, "surrogatepass")).cast("I")
+        # The text with a "\0" (no block character) on either side: padded[i + 1]
+        # is tok[i], padded[start] the character before start, "\0" at the ends.
+        padded = "\0" + tok + "\0"
+        codes = memoryview(padded.encode(_UTF32, "surrogatepass")).cast("I")[1:]  # code points, codes[n] == 0
         bitmap, mask, shift = self._bitmap, MASK, SHIFT
         block = BLOCK_CODES
-        block_chars = BLOCK_CHARS
-        kinds = self._kinds
+        edges_of = self._edges.get
+        neighbours_of = self._before.get
         memo_get = self._memo.get
         work_out = self._work_out
         out: list = []
@@ -272,67 +378,75 @@ class Judge:
             if not clean and (clean is not None or tok[start:end] != key):
                 append(None)
                 continue
-            kind = kinds.get(key)
-            if kind is None:  # SOLO or BLOCK is only needed where both ends are cut points
-                kind = BLOCKS if block_chars.issuperset(key) else self._kind(key)
-            if kind == MIXED or kind == BLOCK:
+            edges = edges_of(key)
+            if edges is None:
+                edges = self._edges_of(key)
+            kind, before, before_two, after, after_two = edges
+            if kind >= BLOCK:
                 append(self.judge(tok, start, end))
                 continue
-            # The key is block characters: a position at its edge is crossed
-            # only if the character outside is one too and the filter says so.
+            # The key is block characters. A position at its edge is a cut
+            # point unless the character outside stands next to the key's in
+            # some word (the neighbour tables): then it is crossed if the two
+            # make a word, else if the filter holds a word or trigram across it.
             cut_start = True
-            if start:
-                a = codes[start - 1]
-                if a in block:
-                    b = codes[start]
+            a = padded[start]
+            if a in before:
+                if a in before_two:
+                    cut_start = False
+                else:
+                    a, b = codes[start - 1], codes[start]
                     h = hash((a, b))
                     if bitmap[h & mask] and bitmap[h >> shift & mask]:
                         cut_start = False
-                    else:
-                        if start >= 2:
-                            h = hash((codes[start - 2], a, b))
-                            if bitmap[h & mask] and bitmap[h >> shift & mask]:
-                                cut_start = False
-                        if cut_start and start + 1 < n:
-                            h = hash((a, b, codes[start + 1]))
-                            if bitmap[h & mask] and bitmap[h >> shift & mask]:
-                                cut_start = False
+                    elif start >= 2:
+                        h = hash((codes[start - 2], a, b))
+                        if bitmap[h & mask] and bitmap[h >> shift & mask]:
+                            cut_start = False
+                    if cut_start and start + 1 < n:
+                        h = hash((a, b, codes[start + 1]))
+                        if bitmap[h & mask] and bitmap[h >> shift & mask]:
+                            cut_start = False
             cut_end = True
-            if end < n:
-                b = codes[end]
-                if b in block:
-                    a = codes[end - 1]
+            b = padded[end + 1]
+            if b in after:
+                if b in after_two:
+                    cut_end = False
+                else:
+                    a, b = codes[end - 1], codes[end]
                     h = hash((a, b))
                     if bitmap[h & mask] and bitmap[h >> shift & mask]:
                         cut_end = False
-                    else:
-                        if end >= 2:
-                            h = hash((codes[end - 2], a, b))
-                            if bitmap[h & mask] and bitmap[h >> shift & mask]:
-                                cut_end = False
-                        if cut_end and end + 1 < n:
-                            h = hash((a, b, codes[end + 1]))
-                            if bitmap[h & mask] and bitmap[h >> shift & mask]:
-                                cut_end = False
+                    elif end >= 2:
+                        h = hash((codes[end - 2], a, b))
+                        if bitmap[h & mask] and bitmap[h >> shift & mask]:
+                            cut_end = False
+                    if cut_end and end + 1 < n:
+                        h = hash((a, b, codes[end + 1]))
+                        if bitmap[h & mask] and bitmap[h >> shift & mask]:
+                            cut_end = False
             if cut_start and cut_end:
-                if kind == BLOCKS:
-                    kind = self._kind(key)
                 if kind == SOLO:
                     append("high")
-                else:
-                    append(self.judge(tok, start, end))
-            else:
-                # judge()'s search for the nearest cut points, over code points
-                # (the same tests as crossed(); the window is REACH wide).
-                lo = start - REACH if start > REACH else 0
-                hi = end + REACH if end + REACH < n else n
-                left = start
-                if not cut_start:
-                    left -= 1
-                    while left > lo:
+                    continue
+                kind = self._kind(key)  # BLOCKS
+                self._edges[key] = (kind, before, before_two, after, after_two)
+                append("high" if kind == SOLO else self.judge(tok, start, end))
+                continue
+            # judge()'s search for the nearest cut points (the same tests;
+            # the window is REACH wide).
+            lo = start - REACH if start > REACH else 0
+            hi = end + REACH if end + REACH < n else n
+            left = start
+            if not cut_start:
+                left -= 1
+                while left > lo:
+                    found = neighbours_of(padded[left + 1])
+                    a = padded[left]
+                    if found is None or a not in found[0]:
+                        break
+                    if a not in found[1]:  # not known as a two-character word: ask the filter
                         a, b = codes[left - 1], codes[left]
-                        if a not in block or b not in block:
-                            break
                         h = hash((a, b))
                         if not (bitmap[h & mask] and bitmap[h >> shift & mask]):
                             if left >= 2:
@@ -343,14 +457,17 @@ class Judge:
                                 h = hash((a, b, codes[left + 1]))
                                 if not (bitmap[h & mask] and bitmap[h >> shift & mask]):
                                     break
-                        left -= 1
-                right = end
-                if not cut_end:
-                    right += 1
-                    while right < hi:
+                    left -= 1
+            right = end
+            if not cut_end:
+                right += 1
+                while right < hi:
+                    found = neighbours_of(padded[right + 1])
+                    a = padded[right]
+                    if found is None or a not in found[0]:
+                        break
+                    if a not in found[1]:  # not known as a two-character word: ask the filter
                         a, b = codes[right - 1], codes[right]
-                        if a not in block or b not in block:
-                            break
                         h = hash((a, b))
                         if not (bitmap[h & mask] and bitmap[h >> shift & mask]):
                             if right >= 2:
@@ -361,17 +478,16 @@ class Judge:
                                 h = hash((a, b, codes[right + 1]))
                                 if not (bitmap[h & mask] and bitmap[h >> shift & mask]):
                                     break
-                        right += 1
-                # _segment(), its memo looked up here
-                open_left = left > lo and codes[left - 1] in block
-                open_right = right < hi and codes[right] in block
-                seg = tok[left:right]
-                memo_key = (seg, start - left, end - left, open_left, open_right)
-                verdict = memo_get(memo_key)
-                if verdict is None:
-                    verdict = work_out(tok, start, end, lo, hi, left, right, kind, seg, open_left, open_right,
-                                       memo_key)
-                append(verdict)
+                    right += 1
+            # _segment(), its memo looked up here
+            open_left = left > lo and codes[left - 1] in block
+            open_right = right < hi and codes[right] in block
+            seg = tok[left:right]
+            memo_key = (seg, start - left, end - left, open_left, open_right)
+            verdict = memo_get(memo_key)
+            if verdict is None:
+                verdict = work_out(tok, start, end, lo, hi, left, right, kind, seg, open_left, open_right, memo_key)
+            append(verdict)
         return out
 
     def _settle(self, tok: str, start: int, end: int, lo: int, hi: int,
@@ -404,31 +520,54 @@ class Judge:
 
     def _work_out(self, tok: str, start: int, end: int, lo: int, hi: int, left: int, right: int, kind: int,
                   seg: str, open_left: bool, open_right: bool, memo_key: tuple | None) -> str:
-        """_segment() past its memo: *seg* is ``tok[left:right]``, *memo_key* where the verdict goes."""
+        """_segment() past its memo: *seg* is ``tok[left:right]``, *memo_key* where the verdict goes.
+
+        Where jieba's HMM may merge a run of one-character tokens that goes on
+        past the segment, the segment is widened to the next cut point on that
+        side and worked out again; which side a segment must be widened on is
+        a memo of its own (as the verdict, it depends on the segment alone).
+        """
         crossed = self._crossed
-        # left..start and end..right are block characters (a position is only
-        # crossed between two), so the segment is one piece when the key is.
-        ties: list = []
-        bounds = self._route(seg, left, tok, ties) if kind != MIXED else self._bounds(tok, left, right, ties)
-        if _hmm_may_matter(bounds, start, end, open_left, open_right):
-            while True:
-                widen_left, widen_right = self._apply_hmm(tok, bounds, start, end, open_left, open_right)
-                if not (widen_left or widen_right):
+        memo, widen = self._memo, self._widen
+        first = True
+        while True:
+            sides = widen.get(memo_key) if memo_key is not None else None
+            if sides is None:
+                ties: list = []
+                # left..start and end..right are block characters (a position is only
+                # crossed between two), so the segment is one piece when the key is.
+                if first and kind != MIXED:
+                    bounds = self._route(seg, left, tok, ties)
+                else:
+                    bounds = self._bounds(tok, left, right, ties)
+                sides = (False, False)
+                if _hmm_may_matter(bounds, start, end, open_left, open_right):
+                    sides = self._apply_hmm(tok, bounds, start, end, open_left, open_right)
+                if ties:
+                    memo_key = None  # a tie was settled by the text after the segment
+                if sides == (False, False):
                     break
-                memo_key = None  # the verdict depends on more than the segment
-                if widen_left:
+                if memo_key is not None:
+                    if len(widen) >= MEMO_SIZE:
+                        widen.clear()
+                    widen[memo_key] = sides
+            widen_left, widen_right = sides
+            if widen_left:
+                left -= 1
+                while left > lo and crossed(tok, left):
                     left -= 1
-                    while left > lo and crossed(tok, left):
-                        left -= 1
-                    open_left = left > lo and tok[left - 1] in BLOCK_CHARS
-                if widen_right:
+                open_left = left > lo and tok[left - 1] in BLOCK_CHARS
+            if widen_right:
+                right += 1
+                while right < hi and crossed(tok, right):
                     right += 1
-                    while right < hi and crossed(tok, right):
-                        right += 1
-                    open_right = right < hi and tok[right] in BLOCK_CHARS
-                bounds = self._bounds(tok, left, right, ties)
-        if ties:
-            memo_key = None  # a tie was settled by the text after the segment
+                open_right = right < hi and tok[right] in BLOCK_CHARS
+            first = False
+            seg = tok[left:right]
+            memo_key = (seg, start - left, end - left, open_left, open_right)
+            verdict = memo.get(memo_key)
+            if verdict is not None:
+                return verdict
         inside = at_start = at_end = False
         for q in bounds:
             if q < start:
@@ -442,10 +581,22 @@ class Judge:
                 inside = True
         verdict = "low" if inside else "high" if at_start and at_end else "medium"
         if memo_key is not None:
-            if len(self._memo) >= MEMO_SIZE:
-                self._memo.clear()
-            self._memo[memo_key] = verdict
+            if len(memo) >= MEMO_SIZE:
+                memo.clear()
+            memo[memo_key] = verdict
         return verdict
+
+    def _edges_of(self, key: str) -> tuple[int, str, str, str, str]:
+        """verdicts()' facts about *key*: its kind (BLOCKS: SOLO or BLOCK, not
+        yet known which), the characters that stand before its first one in a
+        word, those of them that make a two-character word with it, and the
+        same after its last one."""
+        kind = self._kinds.get(key)
+        if kind is None:  # SOLO or BLOCK is only needed where both ends are cut points
+            kind = BLOCKS if BLOCK_CHARS.issuperset(key) else self._kind(key)
+        edges = self._edges[key] = (kind, *self._before.get(key[0], _NO_NEIGHBOURS),
+                                    *self._after.get(key[-1], _NO_NEIGHBOURS))  # as many as the engine has keys
+        return edges
 
     def _kind(self, key: str) -> int:
         """SOLO: block characters that jieba reads as one token when alone (two or more);
@@ -546,4 +697,4 @@ class Judge:
         return widen_left, widen_right
 
 
-__all__ = ["BLOCK_CHARS", "Judge", "REACH", "route", "route_and_ties", "trigram_bitmap"]
+__all__ = ["BLOCK_CHARS", "Judge", "REACH", "Neighbours", "neighbour_tables", "route", "route_and_ties", "trigram_bitmap", "word_neighbours"]

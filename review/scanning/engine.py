@@ -22,7 +22,7 @@ from typing import Callable, Iterable, NamedTuple
 import ahocorasick_rs
 
 from review.scanning import detectors, dictionary, normalize
-from review.scanning.confidence import Judge, trigram_bitmap
+from review.scanning.confidence import Judge, neighbour_tables, trigram_bitmap
 from review.scanning.wordlists import (
     Term, WordLists, load_wordlists, wordlist_fingerprint,
 )
@@ -248,8 +248,11 @@ class ScanEngine:
         base = dictionary.base()
         self._matcher = _Matcher(self._terms, self._allow)
         freq, total = dictionary.add_terms(self._terms)  # jieba reads folded text
-        bitmap = trigram_bitmap(self._terms, bytearray(dictionary.base_bitmap(base)))
-        self._judge = Judge(freq, total, bitmap)
+        # Which characters stand side by side in the terms (all listed as in
+        # longer words: the filter holds the two-character ones).
+        pairs: set = set()
+        bitmap = trigram_bitmap(self._terms, bytearray(dictionary.base_bitmap(base)), (pairs, pairs))
+        self._judge = Judge(freq, total, bitmap, dictionary.base_neighbours(base), neighbour_tables((set(), pairs)))
 
     def scan(self, text: str, include_low: bool = False) -> list[Hit]:
         """Every finding in *text*, sorted by (start, end, term).
