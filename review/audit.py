@@ -55,6 +55,11 @@ ACTION_LABELS = {
     "webhook.updated": "设置渠道通知地址",
     "webhook.removed": "删除渠道通知地址",
     "notify.email_set": "设置通知邮箱",
+    "term.added": "添加词条",
+    "term.disabled": "停用词条",
+    "term.enabled": "启用词条",
+    "term.severity_changed": "修改词条严重程度",
+    "term.imported": "批量导入词条",
 }
 
 

@@ -113,3 +113,22 @@ def test_verify_requires_the_witness(app, rt, make, db, runner, tmp_path):
         head = s.get(AuditHead, 1)
     assert runner.invoke(args=["audit", "seal"]).exit_code == 0
     assert audit.read_witness(Path(rt.settings["INSTANCE_PATH"], audit.WITNESS_FILE)) == (head.seq, head.last_hash)
+
+
+def test_every_action_the_code_records_has_a_chinese_label():
+    """The audit page shows actions by their labels; an unlabelled one shows as code (term.added)."""
+    import re
+    from pathlib import Path
+
+    from review.audit import ACTION_LABELS
+
+    root = Path(__file__).resolve().parent.parent
+    recorded = set()
+    for path in [*root.joinpath("review").rglob("*.py"), *root.joinpath("workers").rglob("*.py")]:
+        source = path.read_text(encoding="utf-8")
+        recorded |= set(re.findall(r'record\(\s*\w+,\s*"([a-z_]+\.[a-z_]+)"', source))
+        # actions chosen by a condition: record(session, "a" if x else "b", ...) and action = (...)
+        for expression in re.findall(r'(?:record\(\s*\w+,|action =)\s*\(?("[a-z_.]+" if [^\n]*)', source):
+            recorded |= set(re.findall(r'"([a-z_]+\.[a-z_]+)"', expression))
+    assert len(recorded) > 20, recorded
+    assert recorded - set(ACTION_LABELS) == set()
