@@ -351,6 +351,19 @@ def recent_and_scanning(session: Session, leader: User, limit: int = 10
     return recent, scanning
 
 
+_LAST_REJECTION = (select(Decision.comment, Decision.decided_at, User.display_name, DecisionRecord.step_name)
+                   .join(User, User.id == Decision.decided_by_id)
+                   .outerjoin(DecisionRecord, DecisionRecord.decision_id == Decision.id)
+                   .where(Decision.draft_id == bindparam("draft_id"), Decision.decision == "reject")
+                   .order_by(Decision.decided_at.desc(), Decision.id.desc()).limit(1))
+
+
+def last_rejection(session: Session, draft_id: int):
+    """The latest rejection of a draft (comment, decided_at, reviewer's name, step name), or None:
+    what the editor revising it must see."""
+    return session.execute(_LAST_REJECTION, {"draft_id": draft_id}).first()
+
+
 _FLAGS = select(Flag).where(Flag.version_id == bindparam("version_id")).order_by(Flag.field, Flag.start, Flag.end)
 
 

@@ -112,6 +112,10 @@ def test_rejection_at_step_two_returns_to_editor_and_tells_step_one(app, make, d
     assert not any(k == "rejected" for k, _ in notes(db, leader))  # step 3 never approved: not told
     with pytest.raises(Conflict):
         decide(db, leader, draft.id)
+    # The editor revising it reads the comment where they revise, with who made it at which step.
+    form = WebUser.signed_in(app, editor).get(f"/drafts/{draft.id}/edit").get_data(as_text=True)
+    box = form.split('id="rejection"')[1].split("</div>")[0]
+    assert "<blockquote>第二段数据需核实</blockquote>" in box and "复审钱（复审）" in box
 
 
 def test_an_edit_after_step_one_voids_its_approval(app, make, db, rt):

@@ -72,8 +72,9 @@ def all_drafts():
 def _editor_form(draft: Draft | None, *, status: int = 200, error: DomainError | None = None):
     session = db_session()
     open_channels = [c for c in channel_registry.list_channels(session) if c.accepts_drafts]
+    rejection = queries.last_rejection(session, draft.id) if draft and draft.status == "rejected" else None
     return render_template("draft_form.html", draft=draft, channels=open_channels, form=request.form,
-                           error=error, max_body=workflow.MAX_BODY_CHARS), status
+                           error=error, max_body=workflow.MAX_BODY_CHARS, rejection=rejection), status
 
 
 def _save_or_submit(draft: Draft | None):
