@@ -145,6 +145,14 @@ class ChainState:
                 return state
         return None
 
+    def unreviewable(self, author_id: int) -> StepState | None:
+        """The pending step when nobody may decide it: no active reviewer but the draft's author,
+        who may not review their own draft nor have a deputy do it (needs with_reviewers)."""
+        pending = self.pending
+        if pending is not None and not any(u.id != author_id for u in pending.reviewers):
+            return pending
+        return None
+
     @property
     def approvals(self) -> list[StepState]:
         return [s for s in self.steps if s.approved]

@@ -220,6 +220,16 @@ def test_queue_page_lists_steps_and_deputies_and_the_page_offers_exactly_the_dec
                 shown = 'name="decision"' in web.get(f"/drafts/{draft_id}").get_data(as_text=True)
                 assert shown == allowed, (user.username, draft_id)
 
+    # Nobody may decide the leader's own draft on their channel (not even 周代审, their deputy):
+    # its page says so, the others' pages do not; nor does anyone once the leader is disabled.
+    def warned(user, draft_id):
+        return 'id="no-reviewer"' in WebUser.signed_in(app, user).get(f"/drafts/{draft_id}").get_data(as_text=True)
+
+    assert warned(w.writer_leader, own) and not warned(w.editor, plain) and not warned(w.editor, first)
+    with db.transaction() as s:
+        s.execute(update(User).where(User.id == w.writer_leader.id).values(active=False))
+    assert warned(w.editor, plain) and not warned(w.editor, first)
+
 
 def test_queue_and_home_page_count_every_waiting_draft_not_just_those_listed(app, make, db, rt, monkeypatch):
     w = World(make, db, rt)

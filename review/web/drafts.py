@@ -96,7 +96,7 @@ def _save_or_submit(draft: Draft | None):
         session.rollback()
         return _editor_form(draft, status=exc.status, error=exc)
     if created:
-        flash(f"已提交第{version.number}版，正在检测敏感词", "success")
+        flash(f"已提交第{version.number}版", "success")  # the scan's progress is shown below, kept up to date
         enqueue_after_commit(version.id)
     else:
         flash("内容没有变化，审核继续进行", "info")
