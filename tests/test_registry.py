@@ -88,6 +88,10 @@ def test_reminders_on_dashboard_and_pages(app, db, make):
     assert "备案提醒" in home and all(name in home for name in listed) and "正常号" not in home
     page = WebUser.signed_in(app, registrar).get("/registry").get_data(as_text=True)
     assert page.count('class="needs-filing"') == 3
+    for url in ("/registry", "/admin/channels", "/"):  # its status says 未备案 once, not again as a reminder
+        html = WebUser.signed_in(app, registrar).get(url).get_data(as_text=True)
+        row = html.split("未备案号</a>")[-1].split("</tr>")[0]
+        assert row.count("未备案") == 1, (url, row)
     # The editor is warned when writing for one of them, and on the draft page after submitting.
     web = WebUser.signed_in(app, editor)
     assert "年检超过12个月" in web.get("/drafts/new").get_data(as_text=True)
