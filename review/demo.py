@@ -11,17 +11,18 @@ from sqlalchemy import func, select, update
 
 from review import accounts, channels, workflow
 from review.models import Draft, User
+from review.models.people import ROLE_LABELS
 from review.timeutil import now
 
 PASSWORD = "demo-1234"
 USERS = [
     # username, display name, roles, unit
-    ("admin", "周敏（管理员）", ["registrar"], "党政办公室"),
-    ("editor", "张伟（编辑）", ["editor"], "宣传科"),
-    ("editor2", "李娜（编辑）", ["editor"], "团委"),
-    ("leader", "王强（分管领导）", ["leader"], "党委"),
-    ("leader2", "赵丽（分管领导）", ["leader", "editor"], "工会"),
-    ("auditor", "陈静（督查）", ["auditor"], "纪委"),
+    ("admin", "周敏", ["registrar"], "党政办公室"),
+    ("editor", "张伟", ["editor"], "宣传科"),
+    ("editor2", "李娜", ["editor"], "团委"),
+    ("leader", "王强", ["leader"], "党委"),
+    ("leader2", "赵丽", ["leader", "editor"], "工会"),
+    ("auditor", "陈静", ["auditor"], "纪委"),
 ]
 CHANNELS = [
     # name, platform, leader, filing status, identifier
@@ -132,5 +133,5 @@ def seed(db, engine) -> bool:
 
 def print_logins(echo) -> None:
     echo(f"演示账号（密码均为 {PASSWORD}）：")
-    for username, name, roles, _ in USERS:
-        echo(f"  {username:<8} {name}")
+    for username, name, roles, _ in USERS:  # the roles here, not in the names: pages add roles of their own
+        echo(f"  {username:<8} {name}（{'、'.join(ROLE_LABELS[r] for r in roles)}）")

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from review import audit
 from review.models import Decision, Draft, Publication
+from tests.factories import WebUser
 
 FRAUD = "警惕刷单诈骗：凡是刷单都是诈骗，请勿相信“网络赌场”的广告。"
 
@@ -125,3 +126,15 @@ def test_my_drafts_come_in_pages_of_fifty(app, make, login):
     second = web.get("/drafts?page=2").get_data(as_text=True)
     assert "第04号通知" in second and "第54号通知" not in second
     assert "上一页" in second and "下一页" not in second
+
+
+def test_an_empty_filter_says_so_rather_than_that_there_are_no_drafts(app, make):
+    leader, editor = make.users(("lead", "leader", "王领导"), ("ed", "editor", "张编辑"))
+    make.submit(editor, make.channel(leader, "城南发布"))
+    web = WebUser.signed_in(app, editor)
+    assert "没有“已发布”的稿件。" in web.get("/drafts?status=published").get_data(as_text=True)
+    assert "写新稿”开始" not in web.get("/drafts?status=published").get_data(as_text=True)
+    home = web.get("/").get_data(as_text=True)
+    assert home.count("还没有稿件") == 0  # it has one
+    newcomer = WebUser.signed_in(app, make.user("ed2", "editor")).get("/").get_data(as_text=True)
+    assert newcomer.count("还没有稿件") == 1  # said once, not under the counts and again under the list
