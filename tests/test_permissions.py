@@ -1,10 +1,10 @@
 """The role × action matrix: every web route and API endpoint, tried by every
 kind of user, and what each is allowed to do.
 
-MATRIX below has 61 routes (55 web, 6 API; every rule of app.url_map but
+MATRIX below has 62 routes (56 web, 6 API; every rule of app.url_map but
 `static`, each method of a GET/POST rule separately, the CSV and XLSX of an
-`.<fmt>` export each) × 7 actors = 427 (route, actor) pairs, each its own
-test; test_nobody_decides_on_own_draft adds 2 more (web and API): 429 pairs
+`.<fmt>` export each) × 7 actors = 434 (route, actor) pairs, each its own
+test; test_nobody_decides_on_own_draft adds 2 more (web and API): 436 pairs
 in all. test_matrix_covers_every_route fails when a rule of the app has no
 row (or a row names no rule), so a new route cannot slip through untested.
 
@@ -72,6 +72,7 @@ MATRIX = {
     "POST /drafts/<id>/publish":         ("login",    "ok",       "403",      "403",      "403",      "403",              "403"),
     "POST /drafts/<id>/withdraw":        ("login",    "ok",       "403",      "403",      "403",      "403",              "403"),
     "POST /drafts/<id>/retry":           ("login",    "ok",       "403",      "403",      "403",      "403",              "403"),
+    "GET /drafts/<id>/decision":         ("login",    "ok",       "403",      "ok",       "403",      "403",              "ok"),
     "POST /drafts/<id>/decision":        ("login",    "403",      "403",      "ok",       "403",      "403",              "403"),
     "POST /drafts/<id>/retract":         ("login",    "403",      "403",      "ok",       "403",      "403",              "403"),
     "GET /review":                       ("login",    "403",      "403",      "ok",       "ok",       "403",              "403"),
@@ -266,6 +267,8 @@ ROUTES = {
                                         ok="302", check="withdrawn"),
     "POST /drafts/<id>/retry": Route("POST", "/drafts/{draft}/retry", "scan_failed", form={},
                                      ok="302", check="retried"),
+    "GET /drafts/<id>/decision": Route("GET", "/drafts/{draft}/decision", "in_review", ok="302",
+                                       check="to_draft_page"),
     "POST /drafts/<id>/decision": Route("POST", "/drafts/{draft}/decision", "in_review", form={
         "decision": "approve", "version": "1", "comment": "同意"}, ok="302", check="approved"),
     "POST /drafts/<id>/retract": Route("POST", "/drafts/{draft}/retract", "published", form={
@@ -353,7 +356,7 @@ assert all(len(row) == len(ACTORS) for row in MATRIX.values())
 
 PAIRS = [pytest.param(route, actor, id=f"{route} by {actor}")
          for route, row in MATRIX.items() for actor in ACTORS]
-assert len(MATRIX) == 61 and len(PAIRS) == 427  # as the docstring says
+assert len(MATRIX) == 62 and len(PAIRS) == 434  # as the docstring says
 
 
 def _fill(value, world: World, actor: str):
@@ -542,6 +545,8 @@ def check_allowed(name: str, response, db, world: World, before: dict, actor: st
     elif name == "term_added":
         assert grew["WordListTerm"] == 1 and grew["AuditEvent"] == 1
         assert after["terms"][0][1:] == ("新增敏感词", "custom", "high", True)
+    elif name == "to_draft_page":
+        assert _location(response) == f"/drafts/{world.draft_id}" and after == before
     elif name == "listed_term_disabled":
         assert grew["WordListTerm"] == 1 and grew["AuditEvent"] == 1
         assert after["terms"][0][1:] == ("百家乐", "gambling", "high", False)

@@ -8,7 +8,7 @@ from review import chains, queries, workflow
 from review.models import Channel, Draft
 from review.web import auth
 from review.web.context import db_session
-from review.web.drafts import act_on_draft
+from review.web.drafts import act_on_draft, load_viewable
 from review.web.guards import role_required
 
 bp = Blueprint("reviews", __name__)
@@ -51,6 +51,15 @@ def decide(draft_id: int):
         return redirect(target)
 
     return act_on_draft(draft_id, perform, lambda: outcome[0])
+
+
+@bp.get("/drafts/<int:draft_id>/decision")
+@role_required("editor", "leader", "auditor")
+def decision_address(draft_id: int):
+    """A refused decision's page stays at this address; opened again (a reload, a bookmark)
+    it is the draft's page at its decision form, for whoever may see the draft."""
+    load_viewable(draft_id)
+    return redirect(url_for("drafts.show", draft_id=draft_id, _anchor="decide"))
 
 
 def decided_message(session, draft_id: int) -> str:
