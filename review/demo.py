@@ -74,6 +74,9 @@ def seed(db, engine) -> bool:
                 "identifier": identifier, "unit": "城南街道办事处", "administrator": "周敏",
                 "filing_authority": "区委网信办" if filing != "unfiled" else "",
                 "filing_number": "网宣备2024-0%d" % (len(chans) + 11) if filing == "filed" else "",
+                # filed in 2024 with its number, checked this year: no invented dates, no reminders
+                "filing_date": "2024-0%d-15" % (len(chans) + 3) if filing == "filed" else "",
+                "last_annual_check": (now().date() - timedelta(days=60)).isoformat() if filing == "filed" else "",
             }, people["admin"])
     editor, editor2, leader, leader2 = (people[k] for k in ("editor", "editor2", "leader", "leader2"))
     wechat, web, weibo, board = (chans[n] for n in ("城南街道发布", "城南街道门户网站", "城南工会微博", "街道公告栏"))

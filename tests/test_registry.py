@@ -178,3 +178,15 @@ def test_export_then_import_round_trip(app, db, make):
                 tuple(str(v or "") if f not in ("leader_id",) else v for f, v in zip(fields, values))
     assert WebUser.signed_in(app, registrar).get("/registry/import").status_code == 200
     assert web.get("/registry/import").status_code == 403
+
+
+def test_a_filed_channel_saved_without_its_number_or_date_is_pointed_out(app, db, make):
+    leader, registrar = make.users(("lead1", "leader", "王领导"), ("reg", "registrar", "周管理"))
+    web = WebUser.signed_in(app, registrar)
+    page = web.post("/admin/channels/new", {"name": "城南发布", "platform": "wechat_official", "leader_id": leader.id,
+                                            "filing_status": "filed"}, follow_redirects=True).get_data(as_text=True)
+    assert "已备案的渠道还没有填写备案编号" in page and f"已按{local_today().isoformat()}记录，请核对" in page
+    page = web.post("/admin/channels/new", {"name": "城北发布", "platform": "weibo", "leader_id": leader.id,
+                                            "filing_status": "filed", "filing_number": "网宣备2024-001",
+                                            "filing_date": "2024-03-15"}, follow_redirects=True).get_data(as_text=True)
+    assert "渠道“城北发布”已保存" in page and "请补填" not in page and "请核对" not in page
