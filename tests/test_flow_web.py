@@ -138,3 +138,16 @@ def test_an_empty_filter_says_so_rather_than_that_there_are_no_drafts(app, make)
     assert home.count("还没有稿件") == 0  # it has one
     newcomer = WebUser.signed_in(app, make.user("ed2", "editor")).get("/").get_data(as_text=True)
     assert newcomer.count("还没有稿件") == 1  # said once, not under the counts and again under the list
+
+
+def test_the_edit_address_of_a_withdrawn_draft_says_why_it_cannot_change(app, make, db):
+    from review import workflow
+
+    leader, editor, other = make.users(("lead", "leader", "王领导"), ("ed", "editor", "张编辑"),
+                                       ("ed2", "editor", "李编辑"))
+    draft, _ = make.submit(editor, make.channel(leader, "城南发布"))
+    with db.transaction() as s:
+        workflow.withdraw(s, editor, draft.id)
+    response = WebUser.signed_in(app, editor).get(f"/drafts/{draft.id}/edit", follow_redirects=True)
+    assert response.status_code == 200 and "稿件已撤回，不能再修改" in response.get_data(as_text=True)
+    assert WebUser.signed_in(app, other).get(f"/drafts/{draft.id}/edit").status_code == 403  # not theirs

@@ -49,11 +49,13 @@ def channel_form(channel_id: int | None = None):
         session.rollback()
         return _channel_form(channel if channel_id else None, status=exc.status, error=exc)
     flash(f"渠道“{channel.name}”已保存", "success")
-    form = request.form
-    if channel.filing_status == "filed" and not (form.get("filing_number") or "").strip():
-        flash("已备案的渠道还没有填写备案编号，请补填", "warning")
-    if channel.filing_status == "filed" and not (form.get("filing_date") or "").strip():
-        flash(f"没有填写备案日期，已按{channel.filing_date.isoformat()}记录，请核对", "warning")
+    if channel.filing_status == "filed":
+        missing = [label for field, label in (("filing_number", "备案编号"), ("filing_date", "备案日期"))
+                   if not getattr(channel, field)]
+        if missing:
+            flash(f"已备案的渠道还没有填写{'和'.join(missing)}，请补填", "warning")
+        if channel.filing_date and not (request.form.get("filing_date") or "").strip():
+            flash(f"没有填写备案日期，已按{channel.filing_date.isoformat()}记录，请核对", "warning")
     if channel.filing_status == "refiling" and channel.refiling_due:
         flash(f"分管领导或管理员已变更：该账号变更待备案，请于{channel.refiling_due.isoformat()}前完成变更备案", "warning")
     twins = registry.same_unit_platform(session, channel)

@@ -116,6 +116,10 @@ def new():
 def edit(draft_id: int):
     draft = load_viewable(draft_id)
     if not permissions.can_edit(current_user, draft):
+        if permissions.is_author(current_user, draft) and request.method == "GET":
+            # The author's own draft that can no longer change (withdrawn, published): say why.
+            flash(f"稿件{draft.status_label}，不能再修改", "warning")
+            return redirect(url_for("drafts.show", draft_id=draft.id))
         abort(403)
     if request.method == "POST":
         return _save_or_submit(draft)
