@@ -460,7 +460,7 @@ def check_allowed(name: str, response, db, world: World, before: dict, actor: st
     elif name == "channel_form":
         assert 'value="城南发布"' in html
     elif name == "channel_created":
-        assert grew["Channel"] == 1 and _location(response) == "/admin/channels"
+        assert grew["Channel"] == 1 and _location(response) == "/registry"
     elif name == "channel_renamed":
         assert after["channel"][0] == "城南发布（新）" and grew["AuditEvent"] == 1
     elif name == "user_list":

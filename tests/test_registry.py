@@ -190,3 +190,5 @@ def test_a_filed_channel_saved_without_its_number_or_date_is_pointed_out(app, db
                                             "filing_status": "filed", "filing_number": "网宣备2024-001",
                                             "filing_date": "2024-03-15"}, follow_redirects=True).get_data(as_text=True)
     assert "渠道“城北发布”已保存" in page and "请补填" not in page and "请核对" not in page
+    # Saved, the registrar is back on 登记备案, the one menu item for the channels.
+    assert "<h1>新媒体账号登记备案" in page and ">登记备案</a>" in page and ">渠道登记</a>" not in page

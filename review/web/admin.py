@@ -62,7 +62,7 @@ def channel_form(channel_id: int | None = None):
     if twins:
         flash(f"“{channel.unit}”在{channel.platform_label}上已有账号：" + "、".join(t.name for t in twins)
               + "。按规定一个单位在一个平台只开设一个账号，请核实。", "warning")
-    return redirect(url_for("admin.channels"))
+    return redirect(url_for("registry.index"))  # 登记备案: the one list of channels in the menu
 
 
 @bp.get("/users")
