@@ -200,7 +200,13 @@ def test_registrar_edits_a_chain_on_its_page_and_bad_input_saves_nothing(app, ma
     channel = make.channel(leader, "城南发布")
     web = WebUser.signed_in(app, registrar)
     page = web.get(f"/admin/channels/{channel.id}/chain").get_data(as_text=True)
-    assert "终审" in page and "（默认）" in page
+    assert "终审" in page and "（默认）" in page and 'id="in-review-warning"' not in page
+    # With drafts in review, the registrar is told before changing the chain under them.
+    for title in ("一", "二"):
+        _, version = make.submit(editor, channel, title=title)
+        make.scanned(app.extensions["imprimatur"], version.id)
+    page = web.get(f"/admin/channels/{channel.id}/chain").get_data(as_text=True)
+    assert "该渠道有 2 篇稿件正在审核" in page
 
     def count():
         with db.transaction() as s:
