@@ -131,42 +131,63 @@ def _check_channel_open(channel: Channel):
 
 # ---------------------------------------------------------------- editor
 
+def _sent_before(session: Session, actor: User, form_key) -> int | None:
+    """The draft this new-draft form already made (sent again: Back, then the button), if any."""
+    if not form_key:
+        return None
+    return session.execute(select(Draft.id).where(Draft.author_id == actor.id,
+                                                  Draft.form_key == str(form_key)[:32])).scalar()
+
+
+def _flush_new(session: Session, draft: Draft) -> None:
+    """Write the draft; the same form sent twice at once: the second finds the key taken."""
+    session.add(draft)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict("这份稿件刚刚已经提交，请到“我的稿件”查看，不要重复提交") from None
+
+
 def save_draft(session: Session, actor: User, channel_id, title, body, body_format="text",
-               urgent=False, draft_id=None) -> Draft:
-    """Keep an unsubmitted working copy (status `draft`)."""
+               urgent=False, draft_id=None, form_key=None) -> Draft:
+    """Keep an unsubmitted working copy (status `draft`). A new-draft form's `form_key`
+    makes one draft however often the form is sent."""
     _require_editor(actor)
     channel = get_channel(session, channel_id)
     _check_channel_open(channel)
     content = prepare_content(title, body, body_format)
+    draft_id = draft_id or _sent_before(session, actor, form_key)
     if draft_id:
         draft = get_draft(session, draft_id)
         if not permissions.is_author(actor, draft) or draft.status != "draft":
             raise Forbidden("只能保存自己尚未提交的草稿")
     else:
-        draft = Draft(channel_id=channel.id, author_id=actor.id, title=content.title, body="", status="draft")
+        draft = Draft(channel_id=channel.id, author_id=actor.id, title=content.title, body="", status="draft",
+                      form_key=str(form_key)[:32] if form_key else None)
     draft.channel_id = channel.id
     draft.title, draft.body, draft.body_format = content.title, content.body, content.body_format
     draft.urgent = bool(urgent)
     draft.updated_at = now()
-    session.add(draft)
-    session.flush()
+    _flush_new(session, draft)
     audit.record(session, "draft.saved", actor, draft_id=draft.id, channel_id=channel.id, title=draft.title)
     return draft
 
 
 def submit(session: Session, actor: User, channel_id, title, body, body_format="text",
-           urgent=False, draft_id=None) -> tuple[Draft, DraftVersion, bool]:
+           urgent=False, draft_id=None, form_key=None) -> tuple[Draft, DraftVersion, bool]:
     """Freeze the text into a new version and queue it for scanning.
 
     Returns (draft, version, created): `created` is False when the text is the
     same as the version already under review, which then stays as it is.
-    The caller commits, then enqueues the scan: the version is in the
-    database before any job can look for it.
+    A new-draft form sent again (its `form_key`) revises the draft it made
+    rather than making another. The caller commits, then enqueues the scan:
+    the version is in the database before any job can look for it.
     """
     _require_editor(actor)
     channel = get_channel(session, channel_id)
     _check_channel_open(channel)
     content = prepare_content(title, body, body_format)
+    draft_id = draft_id or _sent_before(session, actor, form_key)
     if draft_id:
         draft = get_draft(session, draft_id)
         if not permissions.is_author(actor, draft):
@@ -177,7 +198,8 @@ def submit(session: Session, actor: User, channel_id, title, body, body_format="
             raise ValidationError("已提交的稿件不能更换渠道", field="channel_id")
         previous = current_version(session, draft)
     else:
-        draft = Draft(channel_id=channel.id, author_id=actor.id, title=content.title, body="")
+        draft = Draft(channel_id=channel.id, author_id=actor.id, title=content.title, body="",
+                      form_key=str(form_key)[:32] if form_key else None)
         previous = None
 
     if previous is not None and previous.content_sha256 == content.sha256:
@@ -193,8 +215,7 @@ def submit(session: Session, actor: User, channel_id, title, body, body_format="
     draft.deadline_at = deadlines.deadline_for(channel, draft.urgent, at)
     draft.submitted_at = at
     draft.updated_at = at
-    session.add(draft)
-    session.flush()
+    _flush_new(session, draft)
     version = DraftVersion(
         draft_id=draft.id,
         number=(previous.number + 1) if previous else 1,

@@ -151,3 +151,32 @@ def test_the_edit_address_of_a_withdrawn_draft_says_why_it_cannot_change(app, ma
     response = WebUser.signed_in(app, editor).get(f"/drafts/{draft.id}/edit", follow_redirects=True)
     assert response.status_code == 200 and "稿件已撤回，不能再修改" in response.get_data(as_text=True)
     assert WebUser.signed_in(app, other).get(f"/drafts/{draft.id}/edit").status_code == 403  # not theirs
+
+
+def test_the_new_draft_form_sent_again_after_back_makes_no_second_draft(app, make, db):
+    from sqlalchemy import func
+
+    from review.models import DraftVersion
+
+    leader, editor = make.users(("lead", "leader", "王领导"), ("ed", "editor", "张编辑"))
+    channel = make.channel(leader, "城南发布")
+    web = WebUser.signed_in(app, editor)
+    key = re.search(r'name="form_key" value="([0-9a-f]{32})"', web.get("/drafts/new").get_data(as_text=True)).group(1)
+    fields = {"channel_id": channel.id, "title": "停水通知", "body": "周六停水。", "body_format": "text",
+              "action": "submit", "form_key": key}
+    first = web.post("/drafts/new", fields)
+    again = web.post("/drafts/new", fields)  # Back, then 提交审核 once more
+    assert first.headers["Location"] == again.headers["Location"]
+    assert "内容没有变化" in web.get(again.headers["Location"]).get_data(as_text=True)
+    changed = web.post("/drafts/new", {**fields, "body": "周六上午停水。"})  # Back, corrected, sent again
+    assert changed.headers["Location"] == first.headers["Location"]
+    with db.transaction() as s:
+        assert s.execute(select(func.count()).select_from(Draft)).scalar_one() == 1
+        assert s.execute(select(func.count()).select_from(DraftVersion)).scalar_one() == 2  # a revision
+    # Another form (a new key) is another draft; so is another editor's form with the same key.
+    other = re.search(r'name="form_key" value="([0-9a-f]{32})"', web.get("/drafts/new").get_data(as_text=True)).group(1)
+    assert other != key
+    web.post("/drafts/new", {**fields, "form_key": other})
+    WebUser.signed_in(app, make.user("ed2", "editor")).post("/drafts/new", fields)
+    with db.transaction() as s:
+        assert s.execute(select(func.count()).select_from(Draft)).scalar_one() == 3

@@ -42,7 +42,8 @@ FLAG_CATEGORY_LABELS = {
 class Draft(SQLModel, table=True):
     """The editor's working copy; every submission freezes it into a DraftVersion."""
 
-    __table_args__ = (Index("ix_draft_status_channel", "status", "channel_id"),)
+    __table_args__ = (Index("ix_draft_status_channel", "status", "channel_id"),
+                      Index("ix_draft_author_form_key", "author_id", "form_key", unique=True))
 
     id: int | None = Field(default=None, primary_key=True)
     channel_id: int = Field(foreign_key="channel.id", index=True)
@@ -57,6 +58,7 @@ class Draft(SQLModel, table=True):
     created_at: datetime = Field(default_factory=now)
     updated_at: datetime = Field(default_factory=now)
     submitted_at: datetime | None = None
+    form_key: str | None = Field(default=None, max_length=32)  # the new-draft form it came from (one draft each)
 
     @property
     def status_label(self) -> str:

@@ -2,6 +2,8 @@
 publish, withdraw; the auditor's list of all drafts."""
 from __future__ import annotations
 
+from uuid import uuid4
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -73,8 +75,12 @@ def _editor_form(draft: Draft | None, *, status: int = 200, error: DomainError |
     session = db_session()
     open_channels = [c for c in channel_registry.list_channels(session) if c.accepts_drafts]
     rejection = queries.last_rejection(session, draft.id) if draft and draft.status == "rejected" else None
+    # A new draft's form carries a key of its own (kept when the form comes back with an error):
+    # sent twice, it still makes one draft (workflow.submit).
+    form_key = None if draft else (request.form.get("form_key") or uuid4().hex)
     return render_template("draft_form.html", draft=draft, channels=open_channels, form=request.form,
-                           error=error, max_body=workflow.MAX_BODY_CHARS, rejection=rejection), status
+                           error=error, max_body=workflow.MAX_BODY_CHARS, rejection=rejection,
+                           form_key=form_key), status
 
 
 def _save_or_submit(draft: Draft | None):
@@ -84,13 +90,14 @@ def _save_or_submit(draft: Draft | None):
     args = (f.get("channel_id") or (draft.channel_id if draft else None), f.get("title", ""),
             f.get("body", ""), f.get("body_format", "text"), f.get("urgent") == "on")
     draft_id = draft.id if draft else None
+    form_key = None if draft else f.get("form_key")
     try:
         if f.get("action") == "save":
-            saved = workflow.save_draft(session, current_user, *args, draft_id=draft_id)
+            saved = workflow.save_draft(session, current_user, *args, draft_id=draft_id, form_key=form_key)
             session.commit()
             flash("草稿已保存", "success")
             return redirect(url_for("drafts.edit", draft_id=saved.id))
-        saved, version, created = workflow.submit(session, current_user, *args, draft_id=draft_id)
+        saved, version, created = workflow.submit(session, current_user, *args, draft_id=draft_id, form_key=form_key)
         session.commit()
     except DomainError as exc:
         session.rollback()
