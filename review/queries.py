@@ -300,6 +300,12 @@ _PENDING_SCANS = (select(func.count(Draft.id)).join(Channel, Channel.id == Draft
                   .where(Draft.status.in_(("queued", "scanning")), Channel.leader_id == bindparam("leader_id")))
 
 
+def in_review_count(session: Session, channel_id: int) -> int:
+    """How many of a channel's drafts are in review (a chain change moves them on)."""
+    return session.execute(select(func.count()).select_from(Draft).where(
+        Draft.channel_id == channel_id, Draft.status == "in_review")).scalar_one()
+
+
 def pending_scan_count(session: Session, leader: User) -> int:
     return session.execute(_PENDING_SCANS, {"leader_id": leader.id}).scalar_one()
 

@@ -131,12 +131,16 @@ def _check_channel_open(channel: Channel):
 
 # ---------------------------------------------------------------- editor
 
-def _sent_before(session: Session, actor: User, form_key) -> int | None:
+def _form_key(value) -> str | None:
+    return str(value)[:32] if value else None
+
+
+def _sent_before(session: Session, actor: User, form_key: str | None) -> int | None:
     """The draft this new-draft form already made (sent again: Back, then the button), if any."""
     if not form_key:
         return None
     return session.execute(select(Draft.id).where(Draft.author_id == actor.id,
-                                                  Draft.form_key == str(form_key)[:32])).scalar()
+                                                  Draft.form_key == form_key)).scalar()
 
 
 def _flush_new(session: Session, draft: Draft) -> None:
@@ -156,6 +160,7 @@ def save_draft(session: Session, actor: User, channel_id, title, body, body_form
     channel = get_channel(session, channel_id)
     _check_channel_open(channel)
     content = prepare_content(title, body, body_format)
+    form_key = _form_key(form_key)
     draft_id = draft_id or _sent_before(session, actor, form_key)
     if draft_id:
         draft = get_draft(session, draft_id)
@@ -163,7 +168,7 @@ def save_draft(session: Session, actor: User, channel_id, title, body, body_form
             raise Forbidden("只能保存自己尚未提交的草稿")
     else:
         draft = Draft(channel_id=channel.id, author_id=actor.id, title=content.title, body="", status="draft",
-                      form_key=str(form_key)[:32] if form_key else None)
+                      form_key=form_key)
     draft.channel_id = channel.id
     draft.title, draft.body, draft.body_format = content.title, content.body, content.body_format
     draft.urgent = bool(urgent)
@@ -187,6 +192,7 @@ def submit(session: Session, actor: User, channel_id, title, body, body_format="
     channel = get_channel(session, channel_id)
     _check_channel_open(channel)
     content = prepare_content(title, body, body_format)
+    form_key = _form_key(form_key)
     draft_id = draft_id or _sent_before(session, actor, form_key)
     if draft_id:
         draft = get_draft(session, draft_id)
@@ -199,7 +205,7 @@ def submit(session: Session, actor: User, channel_id, title, body, body_format="
         previous = current_version(session, draft)
     else:
         draft = Draft(channel_id=channel.id, author_id=actor.id, title=content.title, body="",
-                      form_key=str(form_key)[:32] if form_key else None)
+                      form_key=form_key)
         previous = None
 
     if previous is not None and previous.content_sha256 == content.sha256:
@@ -385,6 +391,19 @@ def decide(session: Session, actor: User, draft_id, decision: str, comment: str 
 
 def _who(actor: User, principal: User | None) -> str:
     return f"{actor.display_name} 代 {principal.display_name}" if principal else actor.display_name
+
+
+def decision_notice(session: Session, draft_id: int) -> str:
+    """What the reviewer is told after deciding: approved, returned, or (a chain of several
+    steps) passed on to the next step."""
+    draft = session.get(Draft, draft_id)
+    session.refresh(draft)
+    if draft.status == "rejected":
+        return f"《{draft.title}》已退回编辑"
+    pending = chains.state(session, draft, session.get(Channel, draft.channel_id)).pending
+    if draft.status == "in_review" and pending is not None:
+        return f"《{draft.title}》本步已通过，转“{pending.step.name}”审核"
+    return f"《{draft.title}》已审核通过"
 
 
 def _tell_after_decision(session, draft, channel, version, state, step, decision, actor, principal, comment, last):

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from review import chains, notifications
+from review import chains, notifications, queries
 from review.errors import DomainError
-from review.models import Channel, ChannelWebhook, Draft, User
+from review.models import Channel, ChannelWebhook, User
 from review.models.chains import STEP_KINDS
 from review.models.people import ROLE_LABELS
 from review.web.context import db_session
@@ -28,8 +28,7 @@ def _page(channel: Channel, *, status=200, error=None, rows=None):
             rows = []
     rows = rows + [{}] * (FORM_ROWS - len(rows))
     # Drafts in review go on under the new chain from the step their approvals reach: say so first.
-    in_review = session.execute(select(func.count()).select_from(Draft).where(
-        Draft.channel_id == channel.id, Draft.status == "in_review")).scalar_one()
+    in_review = queries.in_review_count(session, channel.id)
     return render_template("channel_chain.html", channel=channel, steps=steps, rows=rows, people=people,
                            in_review=in_review,
                            kinds=STEP_KINDS, roles=ROLE_LABELS, hook=session.get(ChannelWebhook, channel.id),

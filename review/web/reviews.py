@@ -5,7 +5,6 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from review import chains, queries, workflow
-from review.models import Channel, Draft
 from review.web import auth
 from review.web.context import db_session
 from review.web.drafts import act_on_draft, load_viewable
@@ -44,7 +43,7 @@ def decide(draft_id: int):
         workflow.decide(session, current_user, draft.id, decision, f.get("comment", ""),
                         version=f.get("version"), acknowledged=f.getlist("ack"))
         session.commit()
-        outcome.append(decided_message(session, draft.id))
+        outcome.append(workflow.decision_notice(session, draft.id))
         following = queries.review_queue(session, current_user._get_current_object(), limit=1)
         target = (url_for("drafts.show", draft_id=following[0].draft.id, _anchor="decide") if following
                   else url_for("reviews.queue"))
@@ -60,23 +59,6 @@ def decision_address(draft_id: int):
     it is the draft's page at its decision form, for whoever may see the draft."""
     load_viewable(draft_id)
     return redirect(url_for("drafts.show", draft_id=draft_id, _anchor="decide"))
-
-
-def decided_message(session, draft_id: int) -> str:
-    """What the reviewer is told: approved, returned, or (a chain of several steps) passed on."""
-    draft = session.get(Draft, draft_id)
-    session.refresh(draft)
-    if draft.status == "rejected":
-        return f"《{draft.title}》已退回编辑"
-    pending = chains.state(session, draft, session.get(Channel, draft.channel_id)).pending
-    if draft.status == "in_review" and pending is not None:
-        return f"《{draft.title}》本步已通过，转“{pending.step.name}”审核"
-    return f"《{draft.title}》已审核通过"
-
-
-def load_title(draft_id: int) -> str:
-    draft = db_session().get(Draft, draft_id)
-    return draft.title if draft else ""
 
 
 @bp.post("/drafts/<int:draft_id>/retract")
