@@ -172,9 +172,10 @@ def test_payloads_are_shown_as_text_and_run_nothing(sessions, attacked):
     assert len(PAYLOADS) >= 40
 
 
-def test_pending_pages_poll_and_swap_in_payloads_safely(sessions, live_server):
+def test_pending_pages_poll_and_swap_in_payloads_safely(sessions, live_server, attacked):
     """While a scan is pending, static/app.js fetches the panel and swaps it in
-    with innerHTML: the payloads in the fetched fragment must stay text too."""
+    with innerHTML: the payloads in the fetched fragment must stay text too.
+    (`attacked` makes the x-users: on its own xdist worker this test needs it too.)"""
     editor, watch = sessions.page("xeditor")
     editor.goto("/drafts/new")
     token = csrf_token(editor)
