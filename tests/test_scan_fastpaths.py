@@ -70,6 +70,13 @@ def test_fold_without_the_astral_pass_is_fold_with_it(text):
     finally:
         normalize._narrow = narrow
     assert _fold_parts(fast) == _fold_parts(full)
+    numpy_from = normalize.NUMPY_FROM
+    try:
+        normalize.NUMPY_FROM = 0  # translated with numpy, as a long text is
+        by_numpy = normalize.fold(text)
+    finally:
+        normalize.NUMPY_FROM = numpy_from
+    assert _fold_parts(by_numpy) == _fold_parts(fast)
     slow = normalize._fold_slow(text)
     assert fast.text == slow.text
     assert [fast.span(i, i + 1) for i in range(len(fast.text))] == [slow.span(i, i + 1) for i in range(len(slow.text))]
@@ -101,13 +108,24 @@ def _find_both_ways(matcher, text):
 @given(st.lists(st.sampled_from(MATCH_PIECES), max_size=30).map("".join))
 def test_matches_mapped_one_by_one_are_those_mapped_by_breakpoints(text):
     one_by_one, by_breakpoints = _find_both_ways(_Matcher(KEYS, ALLOW), text)
-    assert one_by_one == by_breakpoints  # spans, keys, clean flags and order
+    _assert_same_matches(text, one_by_one, by_breakpoints)
+
+
+def _assert_same_matches(text, one_by_one, by_breakpoints):
+    """The same spans, keys and order; the clean flags agree where both are known, and are true."""
+    assert one_by_one[1] == by_breakpoints[1]
+    assert [m[:3] for m in one_by_one[0]] == [m[:3] for m in by_breakpoints[0]]
+    seen = normalize.confidence_text(text, normalize.fold(text))
+    for (start, end, key, clean), (_, _, _, other) in zip(*(found for found, _ in (one_by_one, by_breakpoints))):
+        assert clean is None or other is None or clean == other
+        if True in (clean, other):
+            assert seen[start:end] == key  # the text jieba reads holds the key there
 
 
 def test_both_mappings_see_the_cases_that_differ():
     text = "大*麻，網 絡\u200b賭場，⑩，ａｖ😀大麻烦\ud800家①②③"
     one_by_one, by_breakpoints = _find_both_ways(_Matcher(KEYS, ALLOW), text)
-    assert one_by_one == by_breakpoints
+    _assert_same_matches(text, one_by_one, by_breakpoints)
     assert {key for _, _, key, _ in one_by_one[0]} >= {"大麻", "网络赌场", "10", "av", "123"}
     plain = "大*麻，網 絡\u200b賭場大麻"  # no character folds to several: clean is known
     one_by_one, by_breakpoints = _find_both_ways(_Matcher(KEYS, ALLOW), plain)
@@ -128,16 +146,17 @@ TERMS = (Term("大麻", "drugs", "high"), Term("网络赌场", "gambling", "high
 def test_a_scan_with_its_fast_paths_is_the_scan_without_them(text):
     engine = ScanEngine(WordLists(terms=TERMS, allow=("大麻烦",), version="t"))
     fast = engine.scan(text, include_low=True)
-    saved = engine_module.SPARSE_RATIO, normalize._narrow, detectors.detect_folded
+    saved = engine_module.SPARSE_RATIO, normalize._narrow, detectors.detect_folded, normalize.NUMPY_FROM
     try:
         engine_module.SPARSE_RATIO = 10 ** 9  # by breakpoints
+        normalize.NUMPY_FROM = 0  # folded with numpy
         normalize._narrow = lambda t: False
         detectors.detect_folded = lambda t: detectors.detect(normalize.token_text(t))
         full = engine.scan(text, include_low=True)
         engine_module.SPARSE_RATIO = 0  # one by one
         one_by_one = engine.scan(text, include_low=True)
     finally:
-        engine_module.SPARSE_RATIO, normalize._narrow, detectors.detect_folded = saved
+        engine_module.SPARSE_RATIO, normalize._narrow, detectors.detect_folded, normalize.NUMPY_FROM = saved
     assert fast == full == one_by_one
 
 

@@ -4,15 +4,15 @@ added terms, the inline cut tests, and the dictionary cache on disk."""
 from __future__ import annotations
 
 import random
-from bisect import bisect_right
 
 import jieba
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from review.scanning import dictionary, normalize
-from review.scanning.confidence import Judge, neighbour_tables, trigram_bitmap, word_neighbours
+from review.scanning.confidence import Judge, trigram_bitmap
 
 PIECES = list("中国人民大麻家的了是在ab1Z，。 *\u200b\tⅡ⑵⑩Ａ１①İ") + ["    ", "\U0001F600", "\r\n", "\x00"]
 
@@ -28,20 +28,24 @@ def test_fold_terms_with_a_newline_inside_a_term():
     assert normalize.fold_terms(terms) == [normalize.fold_term(t) for t in terms]
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.sampled_from(PIECES), max_size=20).map("".join))
-def test_breakpoints_map_every_span_as_folded_span_does(text):
+def test_span_arrays_map_every_span_as_folded_span_does(text):
     folded = normalize.fold(text)
-    positions, shifts, plain = normalize.gaps(folded)
-    assert positions == sorted(positions) and positions[0] == -1 and positions[-1] > len(folded.text)
     n = len(folded.text)
-    for i in range(n):
-        for j in range(i, n):
-            mapped = (i + shifts[bisect_right(positions, i) - 1], j + 1 + shifts[bisect_right(positions, j) - 1])
-            assert mapped == folded.span(i, j + 1)
-            if plain and positions[bisect_right(positions, j) - 1] <= i and normalize.BARRIER not in folded.text[i:j + 1]:
-                # no breakpoint inside: what jieba reads there is the folded text (a key never holds a barrier)
-                assert normalize.token_text(text)[mapped[0]:mapped[1]] == folded.text[i:j + 1]
+    spans = [(i, j + 1) for i in range(n) for j in range(i, n)]
+    if not spans:
+        return
+    firsts, ends = (np.array(column, dtype=np.int64) for column in zip(*spans))
+    starts, original_ends, one_for_one = normalize.span_arrays(folded, firsts, ends)
+    seen = normalize.token_text(text)
+    for (i, j), start, end, plain in zip(spans, starts.tolist(), original_ends.tolist(), one_for_one.tolist()):
+        assert (start, end) == folded.span(i, j)
+        # One for one: what jieba reads there is the folded text (a key never holds a barrier).
+        assert plain == (end - start == j - i and not any(
+            len(normalize.fold_term(ch)) > 1 for ch in text[start:end]))
+        if plain and normalize.BARRIER not in folded.text[i:j]:
+            assert seen[start:end] == folded.text[i:j]
 
 
 def _jieba_reference(terms):
@@ -69,11 +73,9 @@ def test_added_terms_get_jiebas_frequencies():
 
 
 def _judge(terms) -> Judge:
-    """A Judge as the engine makes one (the base dictionary's filter and neighbour tables, the terms added)."""
+    """A Judge as the engine makes one (the base dictionary's filter, the terms added)."""
     freq, total = dictionary.add_terms(terms)
-    pairs: set = set()
-    bitmap = trigram_bitmap(terms, bytearray(dictionary.base_bitmap()), (pairs, pairs))
-    return Judge(freq, total, bitmap, dictionary.base_neighbours(), neighbour_tables((set(), pairs)))
+    return Judge(freq, total, trigram_bitmap(terms, bytearray(dictionary.base_bitmap())))
 
 
 def test_inline_cut_tests_give_judges_verdicts():
@@ -86,7 +88,7 @@ def test_inline_cut_tests_give_judges_verdicts():
     for _ in range(300):
         tok = "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(1, 40)))
         matches = sorted((i, i + len(t), t, True) for t in terms for i in range(len(tok)) if tok.startswith(t, i))
-        fresh = Judge(freq, total, judge._bitmap, judge._neighbours, judge._more)
+        fresh = Judge(freq, total, judge._bitmap)
         assert judge.verdicts(tok, matches) == [fresh.judge(tok, s, e) for s, e, _, _ in matches]
 
 
@@ -101,20 +103,13 @@ def cache_dir(tmp_path, monkeypatch):
 
 def test_the_cut_point_filter_is_built_once_then_read_back(cache_dir, monkeypatch):
     built = dictionary.base_bitmap()
-    neighbours = dictionary.base_neighbours().tables
     assert dictionary.last_load()["bitmap"] == "built+saved"
     (path,) = cache_dir.glob("dict-facts-*.bin")
     monkeypatch.setattr(dictionary, "_bitmap", None)
     assert dictionary.base_bitmap() == built
-    assert dictionary.base_neighbours().tables == neighbours
     assert dictionary.last_load()["bitmap"] == "cache"
     base = dictionary.base()
     assert built == bytes(trigram_bitmap(w for w, f in base.FREQ.items() if f))
-    assert _as_sets(neighbours) == _as_sets(word_neighbours(w for w, f in base.FREQ.items() if f))
-
-
-def _as_sets(tables):
-    return [{c: (set(two), set(longer)) for c, (two, longer) in table.items()} for table in tables]
 
 
 def test_a_damaged_or_foreign_cache_file_is_not_used(cache_dir, monkeypatch):
@@ -201,7 +196,7 @@ def test_verdicts_on_confidence_text_are_those_on_token_text():
     terms = ["大麻", "麻烦", "中国", "人民", "国人", "家", "的", "新年", "快乐", "ab", "c++", "1.5"]
     freq, total = dictionary.add_terms(terms)
     judge = _judge(terms)
-    bitmap, neighbours, more = judge._bitmap, judge._neighbours, judge._more
+    bitmap = judge._bitmap
     rnd = random.Random(5)
     alphabet = list("中国人民大麻烦家的新年快乐我们，。ab1c ") + list(JIEBA_BLOCK_SYMBOLS) + ["\u200b", "----", "++"]
     for _ in range(400):
@@ -209,7 +204,7 @@ def test_verdicts_on_confidence_text_are_those_on_token_text():
         tok = normalize.token_text(text)
         seen = normalize.confidence_text(text, normalize.fold(text))
         matches = sorted((i, i + len(t), t, None) for t in terms for i in range(len(tok)) if tok.startswith(t, i))
-        assert judge.verdicts(seen, matches) == Judge(freq, total, bitmap, neighbours, more).verdicts(tok, matches)
+        assert judge.verdicts(seen, matches) == Judge(freq, total, bitmap).verdicts(tok, matches)
 
 
 @settings(max_examples=300, deadline=None)

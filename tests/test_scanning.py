@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from review.scanning import (
-    EngineCache, Hit, ScanEngine, Term, WordListError, load_wordlists, wordlist_fingerprint,
+    EngineCache, Hit, ScanEngine, Term, WordListError, load_wordlists, normalize, wordlist_fingerprint,
 )
 
 DEFAULT_LISTS = Path(__file__).resolve().parent.parent / "wordlists"
@@ -574,7 +574,8 @@ def test_property_hits_point_into_the_original_text(property_engine, pieces, tai
     assert hits == sorted(hits, key=lambda h: (h.start, h.end, h.term))
     found = {(h.term, h.start) for h in hits}
     for term, start in inserted:
-        if term in CJK_TERMS and text[start:start + 4] != "大麻哈鱼":
+        # 大麻 in the allow-list phrase 大麻哈鱼 is not flagged, noise inside the phrase or not
+        if term in CJK_TERMS and not normalize.fold(text[start:]).text.startswith("大麻哈鱼"):
             assert (term, start) in found
 
 

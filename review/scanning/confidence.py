@@ -21,10 +21,8 @@ is worked out locally, with jieba's own model:
   at q are not a word, and neither three-character window around q occurs
   inside a word of three or more characters (a Bloom filter of two-character
   words and of those trigrams; a false positive only makes the test more
-  careful, never wrong). Most positions are settled before the filter by the
-  neighbour tables (which characters stand side by side in some word): two
-  characters that never do are a cut point, two that make a two-character
-  word are crossed.
+  careful, never wrong). A scan asks it for every match edge at once, with
+  numpy (review.scanning.cutpoints); judge() asks it one position at a time.
 
 So: a match whose ends are both cut points and which is a token on its own
 is ``high`` (the common case, a few dictionary look-ups); otherwise the route
@@ -40,15 +38,16 @@ equal to the last bit; tests compare the two over real text.
 """
 from __future__ import annotations
 
-import re
 import sys
-from bisect import bisect_left
 from collections import deque
-from itertools import groupby, repeat
+from itertools import compress, groupby, repeat
 from math import log
-from operator import and_, getitem, lshift, or_, rshift
+from operator import and_, getitem, is_, rshift
 
+import numpy as np
 from jieba import finalseg
+
+from review.scanning.cutpoints import CutTest
 
 # jieba's re_han_default, as a set of characters (the CJK block and a few ASCII ones).
 BLOCK_CHARS = frozenset(
@@ -60,21 +59,17 @@ _BITS = 23
 MASK = (1 << _BITS) - 1
 SHIFT = 29  # the second probe of the Bloom filter reads other bits of the same hash
 BLOCK_CODES = frozenset(map(ord, BLOCK_CHARS))
-_UTF32 = "utf-32-le" if sys.byteorder == "little" else "utf-32-be"  # memoryview.cast("I") is native
+_UTF32 = "utf-32-le" if sys.byteorder == "little" else "utf-32-be"  # numpy reads native order
 
 
-def trigram_bitmap(words, bitmap: bytearray | None = None, pairs: tuple[set, set] | None = None) -> bytearray:
+def trigram_bitmap(words, bitmap: bytearray | None = None) -> bytearray:
     """Add every two-character word and every trigram inside a longer word to
     a Bloom filter: bytes ``h & MASK`` and ``h >> SHIFT & MASK`` where ``h`` is
     the hash of the tuple of the characters' code points.
 
     A tuple of ints hashes the same in every process (a str's hash is salted
     per process), so the filter of a dictionary can be kept in a file
-    (dictionary.base_bitmap).
-
-    *pairs*, if given, gets every two-character word and every two adjacent
-    characters of a longer word, as ``a << 21 | b`` (code points), in its
-    first and second set: see :func:`neighbour_tables`.
+    (dictionary.base_bitmap), and numpy can compute it (cutpoints.tuple_hash).
     """
     if bitmap is None:
         bitmap = bytearray(MASK + 1)
@@ -85,9 +80,6 @@ def trigram_bitmap(words, bitmap: bytearray | None = None, pairs: tuple[set, set
         group = list(grouped)
         # Nested map() keeps the loops in C.
         columns = [list(map(ord, map(getitem, group, repeat(i)))) for i in range(length)]
-        if pairs is not None:
-            for i in range(length - 1):
-                pairs[length > 2].update(map(or_, map(lshift, columns[i], repeat(21)), columns[i + 1]))
         if length == 2:
             pieces = [zip(columns[0], columns[1])]
         else:
@@ -97,58 +89,6 @@ def trigram_bitmap(words, bitmap: bytearray | None = None, pairs: tuple[set, set
             deque(map(mark, map(and_, hashes, repeat(MASK)), repeat(1)), maxlen=0)
             deque(map(mark, map(and_, map(rshift, hashes, repeat(SHIFT)), repeat(MASK)), repeat(1)), maxlen=0)
     return bitmap
-
-
-_LOW21 = (1 << 21) - 1
-_NO_NEIGHBOURS = ("", "")
-_NOT_BLOCK = re.compile(r"[^\u4E00-\u9FD5a-zA-Z0-9+#&._%-]")
-
-
-def neighbour_tables(pairs: tuple[set, set]) -> tuple[dict, dict]:
-    """``(before, after)``: for each block character, the block characters
-    that stand right before (after) it inside a word, from the *pairs*
-    trigram_bitmap() collected, as ``(two, longer)``: two str, those that make a two-character word with
-    it, and the others.
-
-    A position between ``a`` and ``b`` that no word holds side by side is a
-    cut point (so is one next to a character outside jieba's blocks), and
-    one inside a two-character word is crossed: most tests at a match's edge
-    end with one look-up in these. (A two-character word may be listed among
-    the others: then the filter is asked.)
-    """
-    out = []
-    low = _LOW21
-    for side in (0, 1):
-        table: dict[str, tuple[str, str]] = {}
-        for which, found in enumerate(pairs):
-            # Grouped in a dict: a loop over the pairs costs less than sorting them.
-            groups: dict[int, list[int]] = {}
-            get = groups.get
-            firsts, seconds = map(rshift, found, repeat(21)), map(and_, found, repeat(low))
-            for head, tail in zip(firsts, seconds) if side else zip(seconds, firsts):
-                group = get(head)
-                if group is None:
-                    groups[head] = [tail]
-                else:
-                    group.append(tail)
-            for c in groups.keys() & BLOCK_CODES:
-                ch = chr(c)
-                more = _NOT_BLOCK.sub("", "".join(map(chr, groups[c])))
-                two, longer = table.get(ch, ("", ""))
-                table[ch] = (two + more, longer) if which == 0 else (two, longer + more)
-        out.append(table)
-    return out[0], out[1]
-
-
-def word_neighbours(words) -> tuple[dict, dict]:
-    """neighbour_tables() of *words*, worked out word by word (slow: tests, and a Judge made without them)."""
-    two: set = set()
-    longer: set = set()
-    for word in words:
-        pairs = two if len(word) == 2 else longer
-        for i in range(len(word) - 1):
-            pairs.add(ord(word[i]) << 21 | ord(word[i + 1]))
-    return neighbour_tables((two, longer))
 
 
 def route(piece: str, freq: dict, logtotal: float, offset: int = 0) -> list[int]:
@@ -218,8 +158,8 @@ def route_and_ties(piece: str, freq: dict, logtotal: float, offset: int = 0) -> 
     return out, any_tie
 
 
-# Kinds of keys (Judge._kind()): BLOCKS is SOLO or BLOCK, not yet known which; from BLOCK on,
-# verdicts() leaves the key to judge().
+# Kinds of keys (Judge._kind()): BLOCKS is SOLO or BLOCK, not yet known which (told only where
+# both ends of a match are cut points: the route over the key costs a first scan dearly).
 SOLO, BLOCKS, BLOCK, MIXED = 0, 1, 2, 3
 
 
@@ -265,30 +205,6 @@ def _hmm_may_matter(bounds: list[int], start: int, end: int, open_left: bool, op
     return False
 
 
-class Neighbours:
-    """Neighbour tables (neighbour_tables()) as the cut tests read them: for
-    each character, the str of all its neighbours and the str of those in
-    two-character words (``x in s`` over a str: no set of code points is
-    made, which would cost tens of MB)."""
-
-    def __init__(self, tables: tuple[dict, dict]):
-        self.tables = tables
-        self.sides = tuple({c: (two + longer, two) for c, (two, longer) in table.items()} for table in tables)
-
-    def joined(self, more: tuple[dict, dict] | None) -> tuple[dict, dict]:
-        """``sides`` with the neighbours in *more* (neighbour_tables() of added words) joined."""
-        if not more:
-            return self.sides
-        out = []
-        for mine, added in zip(self.sides, more):
-            mine = dict(mine)
-            for c, (two, longer) in added.items():
-                every, known_two = mine.get(c, ("", ""))
-                mine[c] = (every + two + longer, known_two)  # the filter knows the added two-character words
-            out.append(mine)
-        return out[0], out[1]
-
-
 class Judge:
     """Confidence of matches for one dictionary (jieba's FREQ and total, after adding terms).
 
@@ -297,22 +213,16 @@ class Judge:
     between threads.
     """
 
-    def __init__(self, freq: dict, total: int, bitmap: bytearray, neighbours: Neighbours | None = None,
-                 more: tuple[dict, dict] | None = None):
-        """*bitmap* is of the words of *freq*, and so are *neighbours* (the base
-        dictionary's, shared) and *more* (neighbour_tables() of the words added
-        to it); without *neighbours* they are worked out from *freq* (slow)."""
+    def __init__(self, freq: dict, total: int, bitmap: bytearray):
+        """*bitmap* is the filter of the words of *freq* (trigram_bitmap());
+        the Judge reads it and does not change it."""
         self._freq = freq
         self._logtotal = log(total)
         self._bitmap = bitmap
-        if neighbours is None:
-            neighbours = Neighbours(word_neighbours(w for w, f in freq.items() if f))
-        self._neighbours, self._more = neighbours, more
-        self._before, self._after = neighbours.joined(more)
-        self._kinds: dict[str, int] = {}  # _kind() of keys seen
-        # By key: (kind, characters that may stand before it, after it, in a word spanning its edge)
-        self._edges: dict[str, tuple[int, str, str, str, str]] = {}
+        # _kind() of keys seen; BLOCKS for keys verdicts() has not needed to tell further
+        self._kinds: dict[str, int] = {}
         self._crossed = _crossing_test(bitmap)
+        self._cuts = CutTest(bitmap, BLOCK_CODES, MASK, SHIFT)
         # Verdicts by the segment between cut points (and where the match lies in it).
         self._memo: dict[tuple, str] = {}
         self._widen: dict[tuple, tuple[bool, bool]] = {}  # by segment, where one must be widened (_work_out)
@@ -321,7 +231,6 @@ class Judge:
     def forget(self) -> None:
         """Empty the memos (benchmarks: the next scan is a first one)."""
         self._kinds.clear()
-        self._edges.clear()
         self._memo.clear()
         self._widen.clear()
         self._routes.clear()
@@ -344,7 +253,7 @@ class Judge:
         cut_end = end == hi or not crossed(tok, end)
         key = tok[start:end]
         kind = self._kinds.get(key)
-        if kind is None:
+        if kind is None or kind == BLOCKS:
             kind = self._kind(key)
         if cut_start and cut_end and kind == SOLO:
             return "high"  # the common case: a token of its own between two cut points
@@ -354,140 +263,57 @@ class Judge:
         """judge(tok, start, end) of each ``(start, end, key, clean)`` in *matches*
         where ``tok[start:end] == key`` (*clean* True, or None: not known), else None.
 
-        The same verdicts as judge(), with its common cases worked out inline:
-        the cut tests at a match's edges (the neighbour tables, then the
-        filter over code points: one encoding of *tok*), the search for the
-        nearest cut points and the segment memo.
+        The same verdicts as judge(): the nearest cut points of every match
+        are found at once (cutpoints.CutTest), then each match is a token of
+        its own or its segment's verdict is looked up in the memo (worked out
+        on a miss).
         """
         n = len(tok)
-        if not n:
+        if not n or not matches:
             return [None] * len(matches)
-        # The text with a "\0" (no block character) on either side: padded[i + 1]
-        # is tok[i], padded[start] the character before start, "\0" at the ends.
-        padded = "\0" + tok + "\0"
-        codes = memoryview(padded.encode(_UTF32, "surrogatepass")).cast("I")[1:]  # code points, codes[n] == 0
-        bitmap, mask, shift = self._bitmap, MASK, SHIFT
-        block = BLOCK_CODES
-        edges_of = self._edges.get
-        neighbours_of = self._before.get
+        codes = np.frombuffer(("\0" + tok + "\0").encode(_UTF32, "surrogatepass"), dtype=np.uint32)
+        starts, ends, keys, cleans = zip(*matches)
+        at_start, at_end = np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64)
+        lefts, rights, opens_left, opens_right = self._cuts.nearest_cuts(codes, at_start, at_end, REACH)
+        kinds = self._kinds
+        kind_of = kinds.get
+        # Most matches are clean, of a key jieba reads as one token, between two cut points: "high",
+        # told apart here at once; the loop sees the others.
+        count = len(matches)
+        easy = ((np.fromiter(map(kind_of, keys, repeat(-1)), dtype=np.int8, count=count) == SOLO)
+                & np.fromiter(map(is_, cleans, repeat(True)), dtype=bool, count=count)
+                & (lefts == at_start) & (rights == at_end))
+        out: list = ["high"] * count
+        hard = np.flatnonzero(~easy)
+        pick = (~easy).tolist()
         memo_get = self._memo.get
         work_out = self._work_out
-        out: list = []
-        append = out.append
-        for start, end, key, clean in matches:
+        for i, start, end, key, clean, left, right, open_left, open_right in zip(
+                hard.tolist(), compress(starts, pick), compress(ends, pick), compress(keys, pick),
+                compress(cleans, pick), lefts[hard].tolist(), rights[hard].tolist(), opens_left[hard].tolist(),
+                opens_right[hard].tolist()):
             if not clean and (clean is not None or tok[start:end] != key):
-                append(None)
+                out[i] = None
                 continue
-            edges = edges_of(key)
-            if edges is None:
-                edges = self._edges_of(key)
-            kind, before, before_two, after, after_two = edges
-            if kind >= BLOCK:
-                append(self.judge(tok, start, end))
-                continue
-            # The key is block characters. A position at its edge is a cut
-            # point unless the character outside stands next to the key's in
-            # some word (the neighbour tables): then it is crossed if the two
-            # make a word, else if the filter holds a word or trigram across it.
-            cut_start = True
-            a = padded[start]
-            if a in before:
-                if a in before_two:
-                    cut_start = False
-                else:
-                    a, b = codes[start - 1], codes[start]
-                    h = hash((a, b))
-                    if bitmap[h & mask] and bitmap[h >> shift & mask]:
-                        cut_start = False
-                    elif start >= 2:
-                        h = hash((codes[start - 2], a, b))
-                        if bitmap[h & mask] and bitmap[h >> shift & mask]:
-                            cut_start = False
-                    if cut_start and start + 1 < n:
-                        h = hash((a, b, codes[start + 1]))
-                        if bitmap[h & mask] and bitmap[h >> shift & mask]:
-                            cut_start = False
-            cut_end = True
-            b = padded[end + 1]
-            if b in after:
-                if b in after_two:
-                    cut_end = False
-                else:
-                    a, b = codes[end - 1], codes[end]
-                    h = hash((a, b))
-                    if bitmap[h & mask] and bitmap[h >> shift & mask]:
-                        cut_end = False
-                    elif end >= 2:
-                        h = hash((codes[end - 2], a, b))
-                        if bitmap[h & mask] and bitmap[h >> shift & mask]:
-                            cut_end = False
-                    if cut_end and end + 1 < n:
-                        h = hash((a, b, codes[end + 1]))
-                        if bitmap[h & mask] and bitmap[h >> shift & mask]:
-                            cut_end = False
-            if cut_start and cut_end:
+            kind = kind_of(key)
+            if left == start and right == end:
                 if kind == SOLO:
-                    append("high")
-                    continue
-                kind = self._kind(key)  # BLOCKS
-                self._edges[key] = (kind, before, before_two, after, after_two)
-                append("high" if kind == SOLO else self.judge(tok, start, end))
-                continue
-            # judge()'s search for the nearest cut points (the same tests;
-            # the window is REACH wide).
-            lo = start - REACH if start > REACH else 0
-            hi = end + REACH if end + REACH < n else n
-            left = start
-            if not cut_start:
-                left -= 1
-                while left > lo:
-                    found = neighbours_of(padded[left + 1])
-                    a = padded[left]
-                    if found is None or a not in found[0]:
-                        break
-                    if a not in found[1]:  # not known as a two-character word: ask the filter
-                        a, b = codes[left - 1], codes[left]
-                        h = hash((a, b))
-                        if not (bitmap[h & mask] and bitmap[h >> shift & mask]):
-                            if left >= 2:
-                                h = hash((codes[left - 2], a, b))
-                            if left < 2 or not (bitmap[h & mask] and bitmap[h >> shift & mask]):
-                                if left + 1 >= n:
-                                    break
-                                h = hash((a, b, codes[left + 1]))
-                                if not (bitmap[h & mask] and bitmap[h >> shift & mask]):
-                                    break
-                    left -= 1
-            right = end
-            if not cut_end:
-                right += 1
-                while right < hi:
-                    found = neighbours_of(padded[right + 1])
-                    a = padded[right]
-                    if found is None or a not in found[0]:
-                        break
-                    if a not in found[1]:  # not known as a two-character word: ask the filter
-                        a, b = codes[right - 1], codes[right]
-                        h = hash((a, b))
-                        if not (bitmap[h & mask] and bitmap[h >> shift & mask]):
-                            if right >= 2:
-                                h = hash((codes[right - 2], a, b))
-                            if right < 2 or not (bitmap[h & mask] and bitmap[h >> shift & mask]):
-                                if right + 1 >= n:
-                                    break
-                                h = hash((a, b, codes[right + 1]))
-                                if not (bitmap[h & mask] and bitmap[h >> shift & mask]):
-                                    break
-                    right += 1
-            # _segment(), its memo looked up here
-            open_left = left > lo and codes[left - 1] in block
-            open_right = right < hi and codes[right] in block
+                    continue  # "high"
+                if kind is None or kind == BLOCKS:
+                    kind = self._kind(key)
+                    if kind == SOLO:
+                        continue  # "high"
+            elif kind is None:
+                kind = kinds[key] = BLOCKS if BLOCK_CHARS.issuperset(key) else self._kind(key)
             seg = tok[left:right]
             memo_key = (seg, start - left, end - left, open_left, open_right)
             verdict = memo_get(memo_key)
             if verdict is None:
-                verdict = work_out(tok, start, end, lo, hi, left, right, kind, seg, open_left, open_right, memo_key)
-            append(verdict)
+                lo = start - REACH if start > REACH else 0
+                hi = end + REACH if end + REACH < n else n
+                verdict = work_out(tok, start, end, lo, hi, left, right, kind, seg, open_left, open_right,
+                                   memo_key)
+            out[i] = verdict
         return out
 
     def _settle(self, tok: str, start: int, end: int, lo: int, hi: int,
@@ -585,18 +411,6 @@ class Judge:
                 memo.clear()
             memo[memo_key] = verdict
         return verdict
-
-    def _edges_of(self, key: str) -> tuple[int, str, str, str, str]:
-        """verdicts()' facts about *key*: its kind (BLOCKS: SOLO or BLOCK, not
-        yet known which), the characters that stand before its first one in a
-        word, those of them that make a two-character word with it, and the
-        same after its last one."""
-        kind = self._kinds.get(key)
-        if kind is None:  # SOLO or BLOCK is only needed where both ends are cut points
-            kind = BLOCKS if BLOCK_CHARS.issuperset(key) else self._kind(key)
-        edges = self._edges[key] = (kind, *self._before.get(key[0], _NO_NEIGHBOURS),
-                                    *self._after.get(key[-1], _NO_NEIGHBOURS))  # as many as the engine has keys
-        return edges
 
     def _kind(self, key: str) -> int:
         """SOLO: block characters that jieba reads as one token when alone (two or more);
@@ -697,4 +511,4 @@ class Judge:
         return widen_left, widen_right
 
 
-__all__ = ["BLOCK_CHARS", "Judge", "REACH", "Neighbours", "neighbour_tables", "route", "route_and_ties", "trigram_bitmap", "word_neighbours"]
+__all__ = ["BLOCK_CHARS", "Judge", "REACH", "route", "route_and_ties", "trigram_bitmap"]

@@ -3,10 +3,8 @@
 - :func:`base` — jieba's default dictionary, loaded once per process and
   never modified;
 - :func:`base_bitmap` — the cut-point filter of that dictionary
-  (:func:`review.scanning.confidence.trigram_bitmap`) and
-  :func:`base_neighbours`, which characters stand side by side in its words
-  (:func:`review.scanning.confidence.neighbour_tables`); they depend on the
-  dictionary alone: they are built once and kept in a file, as jieba keeps its
+  (:func:`review.scanning.confidence.trigram_bitmap`); it depends on the
+  dictionary alone: it is built once and kept in a file, as jieba keeps its
   prefix dictionary in a temporary file, under a key that is a hash of the
   dictionary's content and of how the filter is made (a changed dictionary
   or filter never reads an old file; a file whose content does not match
@@ -33,11 +31,11 @@ from review.scanning import confidence
 log_ = logging.getLogger(__name__)
 
 CACHE_ENV = "IMPRIMATUR_CACHE_DIR"
-_FORMAT = b"imprimatur-dict-facts 3"  # 3: the neighbour tables after the bitmap
+_FORMAT = b"imprimatur-dict-facts 4"  # 4: the bitmap alone (3 had neighbour tables after it)
 
 _lock = threading.Lock()
 _base_tokenizer: jieba.Tokenizer | None = None
-_bitmap: tuple[jieba.Tokenizer, bytes, confidence.Neighbours] | None = None  # (tokenizer, bitmap, neighbours)
+_bitmap: tuple[jieba.Tokenizer, bytes] | None = None  # (tokenizer, bitmap)
 _last_load: dict = {}  # how the bitmap was obtained last ("cache", "built", "built+saved"), for the benchmark
 
 
@@ -81,53 +79,25 @@ def dictionary_key(tokenizer: jieba.Tokenizer) -> str:
 
 
 def base_bitmap(tokenizer: jieba.Tokenizer | None = None) -> bytes:
-    """The cut-point filter of the base dictionary: read from the cache file
-    when it is there and verified, else built (~0.7 s with the neighbour tables) and written."""
-    return _facts(tokenizer)[0]
-
-
-def base_neighbours(tokenizer: jieba.Tokenizer | None = None) -> confidence.Neighbours:
-    """The neighbour tables of the base dictionary (from the same file as
-    base_bitmap()), shared by the engines of the process."""
-    return _facts(tokenizer)[1]
-
-
-def _facts(tokenizer: jieba.Tokenizer | None) -> tuple[bytes, confidence.Neighbours]:
+    """The cut-point filter of the base dictionary, shared by the engines of
+    the process: read from the cache file when it is there and verified,
+    else built (~0.5 s) and written."""
     global _bitmap
     tokenizer = tokenizer or base()
     with _lock:
         if _bitmap is not None and _bitmap[0] is tokenizer:
-            return _bitmap[1], _bitmap[2]
+            return _bitmap[1]
     key = dictionary_key(tokenizer)
     path = cache_dir() / f"dict-facts-{key[:32]}.bin"
-    payload = _read(path, key)
+    bitmap = _read(path, key)
     how = "cache"
-    size = confidence.MASK + 1
-    if payload is not None and len(payload) >= size:
-        bitmap = payload[:size]
-        neighbours = confidence.Neighbours(_parse_tables(payload[size:].decode("utf-8")))
-    else:
-        pairs: tuple[set, set] = (set(), set())
-        bitmap = bytes(confidence.trigram_bitmap((w for w, f in tokenizer.FREQ.items() if f), pairs=pairs))
-        tables = confidence.neighbour_tables(pairs)
-        neighbours = confidence.Neighbours(tables)
-        how = "built+saved" if _write(path, key, bitmap + _format_tables(tables).encode("utf-8")) else "built"
+    if bitmap is None or len(bitmap) != confidence.MASK + 1:
+        bitmap = bytes(confidence.trigram_bitmap(w for w, f in tokenizer.FREQ.items() if f))
+        how = "built+saved" if _write(path, key, bitmap) else "built"
     with _lock:
-        _bitmap = (tokenizer, bitmap, neighbours)
+        _bitmap = (tokenizer, bitmap)
         _last_load["bitmap"] = how
-    return bitmap, neighbours
-
-
-def _format_tables(tables: tuple[dict, dict]) -> str:
-    """Each table a line per character (the character, its neighbours in two-character
-    words, a tab, those in longer words), a blank line between (they hold block characters only)."""
-    return "\n\n".join("\n".join(c + two + "\t" + longer for c, (two, longer) in table.items())
-                       for table in tables)
-
-
-def _parse_tables(text: str) -> tuple[dict, dict]:
-    return tuple({line[0]: tuple(line[1:].split("\t")) for line in part.split("\n") if line}
-                 for part in text.split("\n\n"))
+    return bitmap
 
 
 def _read(path: Path, key: str) -> bytes | None:
@@ -309,5 +279,5 @@ def private_tokenizer(terms) -> jieba.Tokenizer:
     return tokenizer
 
 
-__all__ = ["CACHE_ENV", "add_terms", "base", "base_bitmap", "base_neighbours", "cache_dir", "dictionary_key", "last_load",
+__all__ = ["CACHE_ENV", "add_terms", "base", "base_bitmap", "cache_dir", "dictionary_key", "last_load",
            "private_tokenizer"]

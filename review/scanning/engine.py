@@ -16,13 +16,15 @@ import gc
 import re
 import threading
 import time
-from operator import attrgetter, itemgetter
+from itertools import chain, compress, repeat
+from operator import attrgetter, itemgetter, ne
 from typing import Callable, Iterable, NamedTuple
 
 import ahocorasick_rs
+import numpy as np
 
 from review.scanning import detectors, dictionary, normalize
-from review.scanning.confidence import Judge, neighbour_tables, trigram_bitmap
+from review.scanning.confidence import Judge, trigram_bitmap
 from review.scanning.wordlists import (
     Term, WordLists, load_wordlists, wordlist_fingerprint,
 )
@@ -94,6 +96,9 @@ class _Matcher:
         # By the automaton's pattern index: (Latin head, Latin tail, allow-list phrase, key if a term key)
         self._info = [(latin[k[0]], latin[k[-1]], k in allow, k if k in terms else None) for k in plain]
         self._odd_info = [(latin[k[0]], latin[k[-1]], k in allow, k if k in terms else None) for k, _ in self._odd]
+        self._bits = [_pattern_bits(*facts) for facts in self._info]
+        self._odd_bits = [_pattern_bits(*facts) for facts in self._odd_info]
+        self._bits_array = np.array(self._bits, dtype=np.uint8)
         self._automaton = ahocorasick_rs.AhoCorasick(plain) if plain else None
         self.active = bool(plain or self._odd)  # False: there is nothing to find
 
@@ -140,11 +145,15 @@ class _Matcher:
         last = len(text)
         is_word_char = normalize.is_word_char
         # Few matches for the text: map each by itself (Folded.span, a cursor
-        # that counts dropped characters from match to match) rather than list
-        # every dropped character of the text first (normalize.gaps).
+        # that counts dropped characters from match to match) rather than find
+        # every dropped character of the text first (normalize.span_arrays).
         sparse = len(found) * SPARSE_RATIO < len(text)
-        mapping = None if sparse else normalize.gaps(folded)
-        if mapping is None:
+        mapped = None
+        if not sparse:
+            columns = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=3 * len(found))
+            index, s, e = columns[0::3], columns[1::3], columns[2::3]
+            mapped = normalize.span_arrays(folded, s, e)
+        if mapped is None:
             # Known one for one (a Folded with no dense form, from tests, tells nothing).
             plain = folded.expands is False
             for (index, s, e), (start, end) in zip(found, folded.spans(found)):
@@ -160,35 +169,34 @@ class _Matcher:
                     matches.append((start, end, key, (end - start == e - s) if plain else None))
             return matches, allowed
 
-        positions, shifts, plain = mapping
-        append = matches.append
-        k = 0            # the last gap at or before the match's last character
-        following = positions[1]
-        shift = 0
-        for index, s, e in found:
-            if e > following:  # e - 1 >= following
-                k += 1
-                while positions[k + 1] < e:
-                    k += 1
-                following = positions[k + 1]
-                shift = shifts[k]
-            latin_head, latin_tail, is_allow, key = info[index]
-            end = e + shift
-            if positions[k] <= s:
-                start = s + shift
-                clean = True if plain else None
-            else:  # noise dropped inside the match (or a character that folds to several)
-                start = s + shifts[bisect.bisect_right(positions, s) - 1]
-                clean = False if plain else None  # None: not known
-            if latin_head and start > 0 and is_word_char(text[start - 1]):
-                continue
-            if latin_tail and end < last and is_word_char(text[end]):
-                continue
-            if is_allow:
-                allowed.append((start, end))
-            if key is not None:
-                append((start, end, key, clean))
+        starts, ends, clean = mapped
+        if self._odd:
+            bits = np.array(self._bits + self._odd_bits, dtype=np.uint8)[index]
+        else:
+            bits = self._bits_array[index]  # a copy (fancy indexing)
+        latin = np.flatnonzero(bits & (_LATIN_HEAD | _LATIN_TAIL))
+        if latin.size:  # a Latin key matches whole words only
+            for i, flags, start, end in zip(latin.tolist(), bits[latin].tolist(), starts[latin].tolist(),
+                                            ends[latin].tolist()):
+                if ((flags & _LATIN_HEAD and start > 0 and is_word_char(text[start - 1]))
+                        or (flags & _LATIN_TAIL and end < last and is_word_char(text[end]))):
+                    bits[i] = 0
+        allow = np.flatnonzero(bits & _ALLOW)
+        if allow.size:
+            allowed = list(zip(starts[allow].tolist(), ends[allow].tolist()))
+        term = np.flatnonzero(bits & _TERM)
+        keys = map(info.__getitem__, index[term].tolist())
+        matches = list(zip(starts[term].tolist(), ends[term].tolist(), map(itemgetter(3), keys),
+                           clean[term].tolist()))
         return matches, allowed
+
+
+# _Matcher's facts about a pattern, as bits (the dense path reads them for every match at once)
+_LATIN_HEAD, _LATIN_TAIL, _ALLOW, _TERM = 1, 2, 4, 8
+
+
+def _pattern_bits(latin_head: bool, latin_tail: bool, is_allow: bool, key: str | None) -> int:
+    return (latin_head * _LATIN_HEAD) | (latin_tail * _LATIN_TAIL) | (is_allow * _ALLOW) | ((key is not None) * _TERM)
 
 
 def _is_word(ch: str) -> bool:
@@ -248,11 +256,8 @@ class ScanEngine:
         base = dictionary.base()
         self._matcher = _Matcher(self._terms, self._allow)
         freq, total = dictionary.add_terms(self._terms)  # jieba reads folded text
-        # Which characters stand side by side in the terms (all listed as in
-        # longer words: the filter holds the two-character ones).
-        pairs: set = set()
-        bitmap = trigram_bitmap(self._terms, bytearray(dictionary.base_bitmap(base)), (pairs, pairs))
-        self._judge = Judge(freq, total, bitmap, dictionary.base_neighbours(base), neighbour_tables((set(), pairs)))
+        bitmap = trigram_bitmap(self._terms, bytearray(dictionary.base_bitmap(base)))
+        self._judge = Judge(freq, total, bitmap)
 
     def scan(self, text: str, include_low: bool = False) -> list[Hit]:
         """Every finding in *text*, sorted by (start, end, term).
@@ -285,19 +290,23 @@ class ScanEngine:
         new = tuple.__new__
         matches.sort()  # the order hits are reported in: then no sort of the hits themselves
         verdicts = self._judge.verdicts(tok, matches)
-        shared_span = False  # two keys over one span: only then may key order differ from term order
-        previous_start = previous_end = -1
-        for (start, end, key, _), confidence in zip(matches, verdicts):
-            if confidence is None:
-                confidence = self._disguised_confidence(text, tok, start, end, key)
-            if confidence == "low" and not include_low:
-                continue
-            if start == previous_start and end == previous_end:
-                shared_span = True
-            previous_start, previous_end = start, end
+        if None in verdicts:  # noise inside some matches
+            verdicts = [self._disguised_confidence(text, tok, start, end, key) if confidence is None else confidence
+                        for (start, end, key, _), confidence in zip(matches, verdicts)]
+        shown = zip(matches, verdicts)
+        if not include_low:
+            shown = compress(shown, map(ne, verdicts, repeat("low")))
+        for (start, end, key, _), confidence in shown:
             found = text[start:end]
             for term, category, severity, rule in terms[key]:  # sorted by term, category, rule
                 append(new(Hit, (term, category, severity, confidence, rule, start, end, found)))
+        # Two keys over one span (then key order may not be term order) only where a
+        # character folded to several (otherwise a span in the text is one folded span),
+        # and then neither match is known to be clean.
+        shared_span = False
+        if folded is None or folded.expands is not False:
+            unsure = [(start, end) for start, end, _, clean in matches if clean is not True]
+            shared_span = len(set(unsure)) < len(unsure)
 
         # Full-width digits and letters are read as ASCII; offsets stay (one for one).
         # detect_folded() is detect(normalize.token_text(text)), translating only around candidates.
