@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from review.scanning import ScanEngine, dictionary, load_wordlists, normalize
-from review.scanning.confidence import _UTF32, BLOCK_CHARS, REACH, _crossing_test
+from review.scanning.confidence import _UTF32, BLOCK_CHARS, REACH, Judge, _crossing_test
 from review.scanning.cutpoints import check_hash, tuple_hash
-from review.scanning.engine import _private_tokenizer
+from review.scanning.engine import _private_tokenizer, _window
 
 # Characters that stand side by side in no word of jieba's dictionary (鱻龘, 龘靐, ...).
 RARE_TERMS = ["鱻龘", "龘靐", "鱻龘靐", "靐鱻", "中龘", "龘国", "家靐家"]
@@ -123,3 +123,25 @@ def test_a_segment_widened_for_the_hmm_gives_the_same_verdict_from_the_memo(engi
     assert engine.scan(text, include_low=True) == first
     engine.forget_memos()
     assert engine.scan(text, include_low=True) == first
+
+
+NOISY = PIECES + ["*", "\u200b", " - ", "，"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(NOISY), min_size=1, max_size=14).map("".join))
+def test_disguised_matches_judged_together_get_their_verdicts_alone(engine, text):
+    """The clauses of disguised matches are judged in one joined text: each as judge() sees it alone."""
+    folded = normalize.fold(text)
+    found = engine._matcher.find(text, folded)
+    if not len(found):
+        return
+    tok = normalize.confidence_text(text, folded)
+    verdicts = [None] * len(found)  # every match judged on its clause, as a disguised one is
+    engine._judge_disguised(text, tok, found.starts.tolist(), found.ends.tolist(), found.keys, verdicts)
+    freq, total = dictionary.add_terms(list(engine._terms))
+    alone = Judge(freq, total, engine._judge._bitmap)
+    for (start, end, key, _), verdict in zip(found.rows(), verdicts):
+        lo, hi = _window(text, start, end)
+        left, right = tok[lo:start], tok[end:hi]
+        assert verdict == alone.judge(left + key + right, len(left), len(left) + len(key)), (text, key)

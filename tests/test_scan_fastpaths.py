@@ -82,7 +82,7 @@ def test_fold_without_the_astral_pass_is_fold_with_it(text):
     assert [fast.span(i, i + 1) for i in range(len(fast.text))] == [slow.span(i, i + 1) for i in range(len(slow.text))]
 
 
-# --- matches mapped one by one (few of them) or by the text's breakpoints -------
+# --- matches mapped one by one (a short text) or all at once with numpy ---------
 
 from review.scanning import ScanEngine, Term, WordLists, engine as engine_module  # noqa: E402
 from review.scanning.engine import _Matcher  # noqa: E402
@@ -93,30 +93,32 @@ MATCH_PIECES = FOLD_PIECES + KEYS + ["大*麻", "網 絡\u200b賭場", "1\u200b0
 
 
 def _find_both_ways(matcher, text):
-    ratio = engine_module.SPARSE_RATIO
+    below = engine_module.ONE_BY_ONE_BELOW
     try:
-        engine_module.SPARSE_RATIO = 0  # always one by one
-        one_by_one = matcher.find(text)
-        engine_module.SPARSE_RATIO = 10 ** 9  # always by breakpoints
-        by_breakpoints = matcher.find(text)
+        engine_module.ONE_BY_ONE_BELOW = 10 ** 9  # always one by one
+        found = matcher.find(text)
+        one_by_one = found.rows(), found.allowed
+        engine_module.ONE_BY_ONE_BELOW = 0  # always with numpy
+        found = matcher.find(text)
+        with_numpy = found.rows(), found.allowed
     finally:
-        engine_module.SPARSE_RATIO = ratio
-    return one_by_one, by_breakpoints
+        engine_module.ONE_BY_ONE_BELOW = below
+    return one_by_one, with_numpy
 
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.sampled_from(MATCH_PIECES), max_size=30).map("".join))
-def test_matches_mapped_one_by_one_are_those_mapped_by_breakpoints(text):
-    one_by_one, by_breakpoints = _find_both_ways(_Matcher(KEYS, ALLOW), text)
-    _assert_same_matches(text, one_by_one, by_breakpoints)
+def test_matches_mapped_one_by_one_are_those_mapped_with_numpy(text):
+    one_by_one, with_numpy = _find_both_ways(_Matcher(KEYS, ALLOW), text)
+    _assert_same_matches(text, one_by_one, with_numpy)
 
 
-def _assert_same_matches(text, one_by_one, by_breakpoints):
+def _assert_same_matches(text, one_by_one, with_numpy):
     """The same spans, keys and order; the clean flags agree where both are known, and are true."""
-    assert one_by_one[1] == by_breakpoints[1]
-    assert [m[:3] for m in one_by_one[0]] == [m[:3] for m in by_breakpoints[0]]
+    assert one_by_one[1] == with_numpy[1]
+    assert [m[:3] for m in one_by_one[0]] == [m[:3] for m in with_numpy[0]]
     seen = normalize.confidence_text(text, normalize.fold(text))
-    for (start, end, key, clean), (_, _, _, other) in zip(*(found for found, _ in (one_by_one, by_breakpoints))):
+    for (start, end, key, clean), (_, _, _, other) in zip(*(found for found, _ in (one_by_one, with_numpy))):
         assert clean is None or other is None or clean == other
         if True in (clean, other):
             assert seen[start:end] == key  # the text jieba reads holds the key there
@@ -124,12 +126,12 @@ def _assert_same_matches(text, one_by_one, by_breakpoints):
 
 def test_both_mappings_see_the_cases_that_differ():
     text = "大*麻，網 絡\u200b賭場，⑩，ａｖ😀大麻烦\ud800家①②③"
-    one_by_one, by_breakpoints = _find_both_ways(_Matcher(KEYS, ALLOW), text)
-    _assert_same_matches(text, one_by_one, by_breakpoints)
+    one_by_one, with_numpy = _find_both_ways(_Matcher(KEYS, ALLOW), text)
+    _assert_same_matches(text, one_by_one, with_numpy)
     assert {key for _, _, key, _ in one_by_one[0]} >= {"大麻", "网络赌场", "10", "av", "123"}
     plain = "大*麻，網 絡\u200b賭場大麻"  # no character folds to several: clean is known
-    one_by_one, by_breakpoints = _find_both_ways(_Matcher(KEYS, ALLOW), plain)
-    assert one_by_one == by_breakpoints
+    one_by_one, with_numpy = _find_both_ways(_Matcher(KEYS, ALLOW), plain)
+    assert one_by_one == with_numpy
     assert [clean for _, _, _, clean in one_by_one[0]] == [False, False, True]
 
 
@@ -146,17 +148,17 @@ TERMS = (Term("大麻", "drugs", "high"), Term("网络赌场", "gambling", "high
 def test_a_scan_with_its_fast_paths_is_the_scan_without_them(text):
     engine = ScanEngine(WordLists(terms=TERMS, allow=("大麻烦",), version="t"))
     fast = engine.scan(text, include_low=True)
-    saved = engine_module.SPARSE_RATIO, normalize._narrow, detectors.detect_folded, normalize.NUMPY_FROM
+    saved = engine_module.ONE_BY_ONE_BELOW, normalize._narrow, detectors.detect_folded, normalize.NUMPY_FROM
     try:
-        engine_module.SPARSE_RATIO = 10 ** 9  # by breakpoints
+        engine_module.ONE_BY_ONE_BELOW = 0  # with numpy
         normalize.NUMPY_FROM = 0  # folded with numpy
         normalize._narrow = lambda t: False
         detectors.detect_folded = lambda t: detectors.detect(normalize.token_text(t))
         full = engine.scan(text, include_low=True)
-        engine_module.SPARSE_RATIO = 0  # one by one
+        engine_module.ONE_BY_ONE_BELOW = 10 ** 9  # one by one
         one_by_one = engine.scan(text, include_low=True)
     finally:
-        engine_module.SPARSE_RATIO, normalize._narrow, detectors.detect_folded, normalize.NUMPY_FROM = saved
+        engine_module.ONE_BY_ONE_BELOW, normalize._narrow, detectors.detect_folded, normalize.NUMPY_FROM = saved
     assert fast == full == one_by_one
 
 

@@ -38,7 +38,8 @@ def _plain_find(text: str, terms, allow):
 @given(st.lists(st.sampled_from(PIECES + KEYS), max_size=25).map("".join))
 def test_matcher_finds_what_a_plain_search_finds(text):
     matcher = _Matcher(KEYS, ALLOW)
-    matches, allowed = matcher.find(text)
+    found = matcher.find(text)
+    matches, allowed = found.rows(), found.allowed
     assert (sorted((s, e, k) for s, e, k, _ in matches), sorted(allowed)) == _plain_find(text, KEYS, ALLOW)
     for start, end, key, clean in matches:
         if clean:  # no noise dropped inside: the text jieba reads holds the key there
@@ -55,5 +56,7 @@ def test_lone_surrogates_and_astral_characters_keep_offsets():
 
 
 def test_a_matcher_with_only_odd_keys_and_one_with_none():
-    assert _Matcher(["\ud800"], []).find("x\ud800\ud800") == ([(1, 2, "\ud800", True), (2, 3, "\ud800", True)], [])
-    assert _Matcher([], []).find("大麻") == ([], [])
+    found = _Matcher(["\ud800"], []).find("x\ud800\ud800")
+    assert (found.rows(), found.allowed) == ([(1, 2, "\ud800", True), (2, 3, "\ud800", True)], [])
+    found = _Matcher([], []).find("大麻")
+    assert (found.rows(), found.allowed) == ([], [])

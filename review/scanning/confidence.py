@@ -40,9 +40,9 @@ from __future__ import annotations
 
 import sys
 from collections import deque
-from itertools import compress, groupby, repeat
+from itertools import groupby, repeat
 from math import log
-from operator import and_, getitem, is_, rshift
+from operator import and_, getitem, rshift
 
 import numpy as np
 from jieba import finalseg
@@ -259,9 +259,10 @@ class Judge:
             return "high"  # the common case: a token of its own between two cut points
         return self._settle(tok, start, end, lo, hi, cut_start, cut_end, kind)
 
-    def verdicts(self, tok: str, matches) -> list:
-        """judge(tok, start, end) of each ``(start, end, key, clean)`` in *matches*
-        where ``tok[start:end] == key`` (*clean* True, or None: not known), else None.
+    def verdicts(self, tok: str, starts: np.ndarray, ends: np.ndarray, keys: list[str], clean: np.ndarray) -> list:
+        """judge(tok, start, end) of each match of the columns (``starts``,
+        ``ends``: int64; ``clean``: int8, 1 where ``tok[start:end] == key``,
+        -1 where not known, then compared) where ``tok[start:end] == key``, else None.
 
         The same verdicts as judge(): the nearest cut points of every match
         are found at once (cutpoints.CutTest), then each match is a token of
@@ -269,30 +270,26 @@ class Judge:
         on a miss).
         """
         n = len(tok)
-        if not n or not matches:
-            return [None] * len(matches)
+        count = len(keys)
+        if not n or not count:
+            return [None] * count
         codes = np.frombuffer(("\0" + tok + "\0").encode(_UTF32, "surrogatepass"), dtype=np.uint32)
-        starts, ends, keys, cleans = zip(*matches)
-        at_start, at_end = np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64)
-        lefts, rights, opens_left, opens_right = self._cuts.nearest_cuts(codes, at_start, at_end, REACH)
+        lefts, rights, opens_left, opens_right = self._cuts.nearest_cuts(codes, starts, ends, REACH)
         kinds = self._kinds
         kind_of = kinds.get
         # Most matches are clean, of a key jieba reads as one token, between two cut points: "high",
         # told apart here at once; the loop sees the others.
-        count = len(matches)
         easy = ((np.fromiter(map(kind_of, keys, repeat(-1)), dtype=np.int8, count=count) == SOLO)
-                & np.fromiter(map(is_, cleans, repeat(True)), dtype=bool, count=count)
-                & (lefts == at_start) & (rights == at_end))
+                & (clean == 1) & (lefts == starts) & (rights == ends))
         out: list = ["high"] * count
         hard = np.flatnonzero(~easy)
-        pick = (~easy).tolist()
         memo_get = self._memo.get
         work_out = self._work_out
         for i, start, end, key, clean, left, right, open_left, open_right in zip(
-                hard.tolist(), compress(starts, pick), compress(ends, pick), compress(keys, pick),
-                compress(cleans, pick), lefts[hard].tolist(), rights[hard].tolist(), opens_left[hard].tolist(),
+                hard.tolist(), starts[hard].tolist(), ends[hard].tolist(), map(keys.__getitem__, hard.tolist()),
+                clean[hard].tolist(), lefts[hard].tolist(), rights[hard].tolist(), opens_left[hard].tolist(),
                 opens_right[hard].tolist()):
-            if not clean and (clean is not None or tok[start:end] != key):
+            if clean != 1 and (clean == 0 or tok[start:end] != key):
                 out[i] = None
                 continue
             kind = kind_of(key)

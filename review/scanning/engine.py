@@ -37,9 +37,9 @@ WINDOW_MARGIN = 10
 _FULL_WIDTH = re.compile("[\uff01-\uff5e]")
 _CLAUSE_BREAKS = frozenset("。！？!?；;，,、：:\n\r\t…")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-# A text with fewer matches than one per this many characters maps them one by one (_Matcher.find):
-# about 1.5 us a match against 0.5 us and 0.05 s per 1.86 M characters (People's Daily) by breakpoints.
-SPARSE_RATIO = 40
+# A text shorter than this maps its matches one by one (_Matcher.find): there numpy's fixed
+# cost is as much as the mapping; on longer texts numpy maps them several times as fast.
+ONE_BY_ONE_BELOW = 2_000  # characters
 
 
 class Hit(NamedTuple):
@@ -64,6 +64,36 @@ class Hit(NamedTuple):
 
 
 # --- matching ---------------------------------------------------------------
+
+CLEAN, NOISY, NOT_KNOWN = 1, 0, -1  # Found.clean
+
+
+class Found(NamedTuple):
+    """What _Matcher.find() found, as columns (numpy, but for the keys): a row
+    per term match, spans into the original text; and the allow-list phrases."""
+
+    starts: np.ndarray  # int64
+    ends: np.ndarray
+    keys: list[str]
+    # CLEAN: no noise was dropped inside the match (the text jieba reads holds the key
+    # there); NOISY: some was; NOT_KNOWN: a text with characters that fold to several
+    clean: np.ndarray  # int8
+    allowed: list[tuple[int, int]]
+
+    @classmethod
+    def of_rows(cls, rows: list[tuple[int, int, str, bool | None]], allowed: list[tuple[int, int]]) -> "Found":
+        starts, ends, keys, clean = zip(*rows) if rows else ((), (), (), ())
+        return cls(np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64), list(keys),
+                   np.array([NOT_KNOWN if c is None else int(c) for c in clean], dtype=np.int8), allowed)
+
+    def rows(self) -> list[tuple[int, int, str, bool | None]]:
+        """``(start, end, key, clean)`` of each match, *clean* True, False or None (not known)."""
+        return [(start, end, key, None if clean == NOT_KNOWN else clean == CLEAN) for start, end, key, clean
+                in zip(self.starts.tolist(), self.ends.tolist(), self.keys, self.clean.tolist())]
+
+    def __len__(self) -> int:  # the matches (a NamedTuple's length would be its fields)
+        return len(self.keys)
+
 
 _HIT_ORDER = attrgetter("start", "end", "term", "category", "rule")
 _LISTED_ORDER = itemgetter(0, 1, 3)  # (term, category, rule)
@@ -121,35 +151,27 @@ class _Matcher:
             found.sort(key=itemgetter(2))
         return found
 
-    def find(self, text: str, folded: normalize.Folded | None = None
-             ) -> tuple[list[tuple[int, int, str, bool | None]], list[tuple[int, int]]]:
-        """``(matches, allowed)``: ``(start, end, key, clean)`` of each term key
-        found and ``(start, end)`` of each allow-list phrase, spans into the
+    def find(self, text: str, folded: normalize.Folded | None = None) -> Found:
+        """Every term key and allow-list phrase in *text*, spans into the
         original *text*, in the order of their end in the folded text
-        (*folded*: normalize.fold(text), if the caller has it).
-
-        *clean* is True when no noise was dropped inside the match (then the
-        text jieba reads holds the key there), False when some was, None when
-        not known (a text with characters that fold to several).
-        """
-        matches: list = []
+        (*folded*: normalize.fold(text), if the caller has it)."""
+        rows: list = []
         allowed: list = []
         if not self.active or not text:
-            return matches, allowed
+            return Found.of_rows(rows, allowed)
         if folded is None:
             folded = normalize.fold(text)
         found = self._raw(folded.text)
         if not found:
-            return matches, allowed
+            return Found.of_rows(rows, allowed)
         info = self._info + self._odd_info if self._odd else self._info
         last = len(text)
         is_word_char = normalize.is_word_char
-        # Few matches for the text: map each by itself (Folded.span, a cursor
-        # that counts dropped characters from match to match) rather than find
-        # every dropped character of the text first (normalize.span_arrays).
-        sparse = len(found) * SPARSE_RATIO < len(text)
+        # A short text: map each match by itself (Folded.span, a cursor that
+        # counts dropped characters from match to match) rather than find every
+        # dropped character of the text first (normalize.span_arrays).
         mapped = None
-        if not sparse:
+        if len(text) >= ONE_BY_ONE_BELOW:
             columns = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=3 * len(found))
             index, s, e = columns[0::3], columns[1::3], columns[2::3]
             mapped = normalize.span_arrays(folded, s, e)
@@ -166,10 +188,10 @@ class _Matcher:
                     allowed.append((start, end))
                 if key is not None:
                     # Noise dropped inside the match iff it is longer in the original.
-                    matches.append((start, end, key, (end - start == e - s) if plain else None))
-            return matches, allowed
+                    rows.append((start, end, key, (end - start == e - s) if plain else None))
+            return Found.of_rows(rows, allowed)
 
-        starts, ends, clean = mapped
+        starts, ends, one_for_one = mapped
         if self._odd:
             bits = np.array(self._bits + self._odd_bits, dtype=np.uint8)[index]
         else:
@@ -185,10 +207,8 @@ class _Matcher:
         if allow.size:
             allowed = list(zip(starts[allow].tolist(), ends[allow].tolist()))
         term = np.flatnonzero(bits & _TERM)
-        keys = map(info.__getitem__, index[term].tolist())
-        matches = list(zip(starts[term].tolist(), ends[term].tolist(), map(itemgetter(3), keys),
-                           clean[term].tolist()))
-        return matches, allowed
+        keys = list(map(itemgetter(3), map(info.__getitem__, index[term].tolist())))
+        return Found(starts[term], ends[term], keys, one_for_one[term].astype(np.int8), allowed)
 
 
 # _Matcher's facts about a pattern, as bits (the dense path reads them for every match at once)
@@ -276,57 +296,68 @@ class ScanEngine:
 
     def _scan(self, text: str, include_low: bool) -> list[Hit]:
         folded = normalize.fold(text) if text and self._matcher.active else None
-        matches, allowed = self._matcher.find(text, folded)
-        suppressed = _Suppressor(allowed)
-        if allowed:
-            matches = [m for m in matches if not suppressed(m[0], m[1])]
-
-        full_width = _FULL_WIDTH.search(text) is not None
-        # What jieba reads, where confidence can tell (from the folded text: no second pass).
-        tok = normalize.confidence_text(text, folded) if matches else text
-        terms = self._terms
+        matched = self._matcher.find(text, folded)
+        suppressed = _Suppressor(matched.allowed)
         hits: list[Hit] = []
-        append = hits.append
-        new = tuple.__new__
-        matches.sort()  # the order hits are reported in: then no sort of the hits themselves
-        verdicts = self._judge.verdicts(tok, matches)
-        if None in verdicts:  # noise inside some matches
-            verdicts = [self._disguised_confidence(text, tok, start, end, key) if confidence is None else confidence
-                        for (start, end, key, _), confidence in zip(matches, verdicts)]
-        shown = zip(matches, verdicts)
-        if not include_low:
-            shown = compress(shown, map(ne, verdicts, repeat("low")))
-        for (start, end, key, _), confidence in shown:
-            found = text[start:end]
-            for term, category, severity, rule in terms[key]:  # sorted by term, category, rule
-                append(new(Hit, (term, category, severity, confidence, rule, start, end, found)))
-        # Two keys over one span (then key order may not be term order) only where a
-        # character folded to several (otherwise a span in the text is one folded span),
-        # and then neither match is known to be clean.
         shared_span = False
-        if folded is None or folded.expands is not False:
-            unsure = [(start, end) for start, end, _, clean in matches if clean is not True]
-            shared_span = len(set(unsure)) < len(unsure)
+        if len(matched):
+            shared_span = self._term_hits(text, folded, matched, suppressed, include_low, hits)
+        full_width = _FULL_WIDTH.search(text) is not None
 
         # Full-width digits and letters are read as ASCII; offsets stay (one for one).
         # detect_folded() is detect(normalize.token_text(text)), translating only around candidates.
         pii = False
         for rule, start, end in (detectors.detect_folded(text) if full_width else detectors.detect(text)):
             if not suppressed(start, end):
-                found = text[start:end]
-                hits.append(Hit(found, PII_CATEGORY, "high", "high", rule, start, end, found))
+                number = text[start:end]
+                hits.append(Hit(number, PII_CATEGORY, "high", "high", rule, start, end, number))
                 pii = True
 
         if pii or shared_span:
             hits.sort(key=_HIT_ORDER)
         return hits
 
+    def _term_hits(self, text: str, folded: normalize.Folded, matched: Found, suppressed: "_Suppressor",
+                   include_low: bool, hits: list[Hit]) -> bool:
+        """Append the hits of the term matches, in order; True if two keys
+        matched one span (then the hits may need sorting by term)."""
+        starts, ends, keys, clean = matched.starts, matched.ends, matched.keys, matched.clean
+        if matched.allowed:
+            keep = ~suppressed.spans(starts, ends)
+            starts, ends, clean = starts[keep], ends[keep], clean[keep]
+            keys = list(compress(keys, keep.tolist()))
+        # The order hits are reported in (then no sort of the hits themselves).
+        order = np.lexsort((ends, starts))
+        starts, ends, clean = starts[order], ends[order], clean[order]
+        keys = list(map(keys.__getitem__, order.tolist()))
+        # Two keys over one span stand side by side now (their order is not yet the terms').
+        shared_span = bool(((starts[1:] == starts[:-1]) & (ends[1:] == ends[:-1])).any())
+
+        # What jieba reads, where confidence can tell (from the folded text: no second pass).
+        tok = normalize.confidence_text(text, folded) if keys else text
+        verdicts = self._judge.verdicts(tok, starts, ends, keys, clean)
+        starts, ends = starts.tolist(), ends.tolist()
+        if None in verdicts:  # noise inside some matches
+            self._judge_disguised(text, tok, starts, ends, keys, verdicts)
+        terms = self._terms
+        append = hits.append
+        new = tuple.__new__
+        shown = zip(starts, ends, keys, verdicts)
+        if not include_low:
+            shown = compress(shown, map(ne, verdicts, repeat("low")))
+        for start, end, key, confidence in shown:
+            found = text[start:end]
+            for term, category, severity, rule in terms[key]:  # sorted by term, category, rule
+                append(new(Hit, (term, category, severity, confidence, rule, start, end, found)))
+        return shared_span
+
     def forget_memos(self) -> None:
         """Forget what earlier scans taught the engine (benchmarks: the next scan runs cold)."""
         self._judge.forget()
 
-    def _disguised_confidence(self, text: str, tok: str, start: int, end: int, key: str) -> str:
-        """Judge a disguised match (noise inside it) on its clause with the noise taken out.
+    def _judge_disguised(self, text: str, tok: str, starts: list, ends: list, keys: list, verdicts: list) -> None:
+        """Judge each disguised match (verdict None: noise inside it) on its
+        clause with the noise taken out, in place.
 
         ``百*家*乐`` is read as ``百家乐``. Every other match is judged
         against jieba's segmentation of the text itself: jieba reads the
@@ -334,10 +365,34 @@ class ScanEngine:
         one character for one, so token offsets are original offsets
         (:mod:`review.scanning.confidence` works out jieba's verdict from the
         few characters around the match).
+
+        The clauses are judged together, joined by a line break: it is no
+        character of jieba's blocks, so a cut point no route or search
+        crosses, and each clause gets the verdict it would get alone.
         """
-        lo, hi = _window(text, start, end)
-        left, right = tok[lo:start], tok[end:hi]
-        return self._judge.judge(left + key + right, len(left), len(left) + len(key))
+        clauses: list[str] = []
+        where, at_start, at_end, clause_keys = [], [], [], []
+        at = 0
+        i = verdicts.index(None)
+        while True:
+            start, end, key = starts[i], ends[i], keys[i]
+            lo, hi = _window(text, start, end)
+            left, right = tok[lo:start], tok[end:hi]
+            clauses.append(left + key + right)
+            at_start.append(at + len(left))
+            at_end.append(at + len(left) + len(key))
+            clause_keys.append(key)
+            at += len(left) + len(key) + len(right) + 1
+            where.append(i)
+            try:
+                i = verdicts.index(None, i + 1)
+            except ValueError:
+                break
+        judged = self._judge.verdicts("\n".join(clauses), np.array(at_start, dtype=np.int64),
+                                      np.array(at_end, dtype=np.int64), clause_keys,
+                                      np.full(len(where), CLEAN, dtype=np.int8))
+        for i, verdict in zip(where, judged):
+            verdicts[i] = verdict
 
 
 # --- the cyclic garbage collector during a scan -------------------------------
@@ -397,6 +452,13 @@ class _Suppressor:
     def __call__(self, start: int, end: int) -> bool:
         i = bisect.bisect_right(self._starts, start) - 1
         return i >= 0 and self._max_end[i] >= end
+
+    def spans(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """The same for each span of the columns, as a bool array."""
+        if not self._starts:
+            return np.zeros(len(starts), dtype=bool)
+        i = np.searchsorted(np.array(self._starts), starts, side="right") - 1
+        return (i >= 0) & (np.array(self._max_end)[np.maximum(i, 0)] >= ends)
 
 
 # --- hot reload -------------------------------------------------------------
