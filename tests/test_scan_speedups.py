@@ -1,6 +1,6 @@
 """The scan engine's shortcuts agree with the plain ways they replace:
 bulk folding, offsets mapped back with numpy, jieba's frequencies for
-added terms, the inline cut tests, and the dictionary cache on disk."""
+added terms, the batch verdicts, and the dictionary cache on disk."""
 from __future__ import annotations
 
 import random
@@ -85,7 +85,7 @@ def _verdicts(judge: Judge, tok: str, matches) -> list:
     return judge.verdicts(tok, found.starts, found.ends, found.keys, found.clean)
 
 
-def test_inline_cut_tests_give_judges_verdicts():
+def test_batch_verdicts_are_judges_one_by_one():
     """verdicts() (the scan's batch path) and judge() (one match at a time) agree."""
     terms = ["大麻", "麻烦", "中国", "人民", "国人", "家", "的", "新年", "快乐", "ab"]
     freq, total = dictionary.add_terms(terms)

@@ -34,7 +34,9 @@ that the text is treated as cut, as the earlier fixed window did.
 
 The only possible difference from jieba's route over the whole text is the
 floating-point rounding of two candidate routes whose probabilities are
-equal to the last bit; tests compare the two over real text.
+equal to the last bit; tests compare the two over real text, and
+bench/confidence_check.py over 1.86 M characters of People's Daily (every
+verdict jieba's).
 """
 from __future__ import annotations
 
