@@ -11,10 +11,10 @@ from openpyxl.styles import Font
 
 from review.models.channels import FILING_LABELS
 from review.models.drafts import FLAG_CATEGORY_LABELS, SEVERITY_LABELS
-from review.reports import QuarterReport, duration_label
+from review.reports import MEDIAN_LABEL, P90_LABEL, QuarterReport, duration_label
 
 FIGURE_HEADERS = ["渠道", "平台", "主办单位", "备案状态", "提交", "通过", "退回", "发布", "撤稿", "标记",
-                  "已审核", "超时审核", "审核用时中位数（分钟）", "审核用时P90（分钟）"]
+                  "已审核", "超时审核", f"{MEDIAN_LABEL}（分钟）", f"{P90_LABEL}（分钟）"]
 
 
 def _minutes(seconds: float | None):
@@ -40,8 +40,8 @@ def tables(report: QuarterReport) -> list[tuple[str, list[str], list[list]]]:
                  ["需提醒账号", reg.get("needs_reminder", 0)]]
     summary = [["期间", f"{report.first_day.isoformat()} 至 {report.last_day.isoformat()}"],
                ["范围", report.scope_label],
-               ["审核用时中位数", duration_label(report.total.median_s)],
-               ["审核用时P90", duration_label(report.total.p90_s)]]
+               [MEDIAN_LABEL, duration_label(report.total.median_s)],
+               [P90_LABEL, duration_label(report.total.p90_s)]]
     return [
         (f"{report.title}发布管理报告", ["项目", "内容"], summary),
         ("各渠道情况", FIGURE_HEADERS, per_channel),

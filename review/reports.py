@@ -270,6 +270,12 @@ def registry_state(session: Session, ids: list[int], today: date | None = None) 
     return state
 
 
+# How the report names its two review-time figures (the median and the 90th
+# percentile): office staff read "half of the drafts", not "P90".
+MEDIAN_LABEL = "半数稿件审核用时不超过"
+P90_LABEL = "九成稿件审核用时不超过"
+
+
 def duration_label(seconds: float | None) -> str:
     """'—', '45秒', '2分54秒', '12分', '3小时5分', '2天4小时': rounded to the last unit shown,
     never cut down (2.9 minutes is not '2分'); seconds are shown below ten minutes."""

@@ -99,6 +99,8 @@ def test_leaders_see_their_channels_only_and_filters(app, db, world):
     page = WebUser.signed_in(app, world.lead_b).get("/reports/quarterly?year=2026&quarter=2")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "城北发布" in html and "城南发布" not in html and "<svg" in html
+    # The review times are named as office staff read them, not as statisticians do.
+    assert "九成稿件审核用时不超过" in html and "半数稿件审核用时不超过" in html and "P90" not in html
     bad = WebUser.signed_in(app, world.auditor).get("/reports/quarterly?year=2026&quarter=5")
     assert bad.status_code == 422 and "季度应为1到4" in bad.get_data(as_text=True)
 
@@ -119,6 +121,7 @@ def test_xlsx_and_csv_exports_carry_the_figures(app, db, world):
     text = web.get("/reports/quarterly.csv?year=2026&quarter=2").get_data().decode("utf-8-sig")
     total = next(r for r in csv.reader(io.StringIO(text)) if r and r[0] == "合计")
     assert total[4:14] == ["4", "4", "1", "3", "1", "4", "5", "1", "30.0", "120.0"]
+    assert "九成稿件审核用时不超过（分钟）" in text and "P90" not in text
 
 
 def test_filters_that_match_no_channel_give_an_empty_report_not_an_error(app, db, world):

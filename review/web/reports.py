@@ -40,7 +40,8 @@ def quarterly():
                                year=year, quarter=quarter), exc.status
     units = sorted({c.unit for c in choices if c.unit})
     return render_template("report.html", report=report, choices=choices, units=units,
-                           year=report.year, quarter=report.quarter, duration=reports.duration_label)
+                           year=report.year, quarter=report.quarter, duration=reports.duration_label,
+                           median_label=reports.MEDIAN_LABEL, p90_label=reports.P90_LABEL)
 
 
 @bp.get("/quarterly.<fmt>")
