@@ -27,6 +27,9 @@ from sqlalchemy.orm import Session
 from review import aftercommit
 from review.models import AuditEvent, AuditHead, User
 from review.models.audit import GENESIS_HASH
+from review.models.channels import CATEGORY_LABELS, FILING_LABELS, PLATFORM_LABELS
+from review.models.drafts import FLAG_CATEGORY_LABELS, SEVERITY_LABELS, STATUS_LABELS
+from review.models.people import ROLE_LABELS
 from review.timeutil import now
 
 ACTION_LABELS = {
@@ -61,6 +64,76 @@ ACTION_LABELS = {
     "term.severity_changed": "修改词条严重程度",
     "term.imported": "批量导入词条",
 }
+
+
+# How the audit page shows an event's details (the CSV keeps the JSON as recorded).
+# Internal ids are left out: the event's draft and channel have columns of their own.
+_DETAIL_LABELS = {
+    "title": "标题", "version": "版本", "urgent": "加急", "previous_status": "原状态", "comment": "意见",
+    "reason": "理由", "step": "步骤", "step_name": "步骤名称", "url": "发布地址", "sha256": "内容指纹",
+    "wordlist_version": "词库版本", "flags": "标记数", "high": "高风险标记", "scan_ms": "检测用时（毫秒）",
+    "username": "用户名", "roles": "角色", "name": "名称", "password_changed": "修改密码", "active": "启用",
+    "term": "词条", "category": "类别", "severity": "严重程度", "added": "新增", "skipped": "跳过",
+    "filename": "文件", "changes": "变更", "steps": "审核链", "deputy": "代审人", "starts_on": "起始日期",
+    "ends_on": "截止日期", "email": "邮箱", "platform": "平台", "filing_status": "备案状态",
+    "old": "原", "new": "新", "notified": "已通知", "deadline": "审核时限", "channel": "渠道", "draft": "稿件",
+    "note": "说明", "sha": "内容指纹",
+    # a channel's fields (channel.updated's "changes")
+    "identifier": "账号/网址", "unit": "主办单位", "administrator": "管理员", "leader_id": "分管领导",
+    "filing_authority": "备案机关", "filing_number": "备案编号", "filing_date": "备案日期",
+    "last_annual_check": "最近年检", "notes": "备注", "purpose": "用途及发布范围",
+    "urgent_deadline_minutes": "加急审核时限（分钟）",
+}
+_ORDER = {key: i for i, key in enumerate(_DETAIL_LABELS)}  # shown in the order of the labels above
+_SHORTENED = {"sha256", "wordlist_version"}  # long hex digests: the first 12 characters on the page
+
+
+# Values recorded as codes, by key; and by field inside a channel's "changes".
+_VALUE_LABELS = {"previous_status": STATUS_LABELS, "category": FLAG_CATEGORY_LABELS, "severity": SEVERITY_LABELS,
+                 "roles": ROLE_LABELS, "platform": PLATFORM_LABELS, "filing_status": FILING_LABELS}
+_CHANNEL_VALUE_LABELS = {"platform": PLATFORM_LABELS, "filing_status": FILING_LABELS, "category": CATEGORY_LABELS}
+
+
+def describe(detail: str) -> str:
+    """An event's details in words: 标题：…；版本：2 (for the audit page)."""
+    try:
+        data = json.loads(detail or "{}")
+    except ValueError:
+        return detail
+    if not isinstance(data, dict):
+        return detail
+    parts = []
+    for key, value in sorted(data.items(), key=lambda item: _ORDER.get(item[0], len(_ORDER))):
+        if key.endswith("_id") or value is None or value == "" or value == [] or value == {}:
+            continue
+        parts.append(f"{_DETAIL_LABELS.get(key, key)}：{_in_words(key, value)}")
+    return "；".join(parts)
+
+
+def _in_words(key: str, value) -> str:
+    named = _VALUE_LABELS.get(key, {})
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, list) and key == "steps":
+        return "→".join(str(step.get("name") or "") if isinstance(step, dict) else str(step) for step in value)
+    if isinstance(value, list):
+        return "、".join(str(named.get(v, v)) for v in value)
+    if isinstance(value, dict):  # changes: {field: [old, new]}
+        return "，".join(f"{_DETAIL_LABELS.get(field, field)} {_pair(field, change)}"
+                        for field, change in value.items())  # fields of a channel
+    if key in _SHORTENED and isinstance(value, str) and len(value) > 12:
+        return value[:12] + "…"
+    return str(named.get(value, value))
+
+
+def _pair(field: str, change) -> str:
+    """A channel field's change, ``[old, new]``, in words (a user as #id: the event keeps ids, not names)."""
+    if not (isinstance(change, list) and len(change) == 2):
+        return str(change)
+    named = _CHANNEL_VALUE_LABELS.get(field, {})
+    old, new = ("（空）" if v in (None, "") else f"#{v}" if field.endswith("_id") else named.get(v, v)
+                for v in change)
+    return f"{old} → {new}"
 
 
 def _canonical(value) -> str:

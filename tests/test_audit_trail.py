@@ -132,3 +132,27 @@ def test_every_action_the_code_records_has_a_chinese_label():
             recorded |= set(re.findall(r'"([a-z_]+\.[a-z_]+)"', expression))
     assert len(recorded) > 20, recorded
     assert recorded - set(ACTION_LABELS) == set()
+
+
+def test_the_page_shows_details_in_words_and_the_csv_keeps_them_as_recorded(app, rt, make, db):
+    editor, leader, channel, other, auditor, registrar, d1, d2 = world(make, rt)
+    web = WebUser.signed_in(app, auditor)
+    page = web.get(f"/audit?draft={d1.id}&action=draft.submitted").get_data(as_text=True)
+    assert "版本：1；加急：否；内容指纹：" in page  # a first submission: no earlier status
+    assert "内容指纹：" in page and '"sha256"' not in page and "{" not in page.split("<tbody>")[1]
+    page = web.get(f"/audit?draft={d1.id}&action=scan.completed").get_data(as_text=True)
+    assert "标记数：" in page and "检测用时（毫秒）：" in page
+    rows = list(csv.reader(io.StringIO(web.get(f"/audit.csv?draft={d1.id}").get_data(as_text=True).lstrip("\ufeff"))))
+    assert any('"sha256"' in cell for row in rows for cell in row)  # the export keeps the JSON for tools
+
+
+def test_details_in_words_name_codes_and_changes():
+    described = audit.describe(audit._canonical({
+        "changes": {"filing_status": ["unfiled", "filed"], "filing_number": [None, "A-1"], "leader_id": ["3", "5"]},
+        "note": "备案完成"}))
+    assert described == "变更：备案编号 （空） → A-1，备案状态 未备案 → 已备案，分管领导 #3 → #5；说明：备案完成"
+    assert audit.describe(audit._canonical({"term": "百家乐", "category": "gambling", "severity": "high",
+                                            "term_id": 4})) == "词条：百家乐；类别：赌博；严重程度：高"
+    assert audit.describe(audit._canonical({"roles": ["leader", "editor"], "username": "wang"})) == \
+        "用户名：wang；角色：分管领导、编辑"
+    assert audit.describe("not json") == "not json" and audit.describe("{}") == ""
