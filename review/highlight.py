@@ -24,6 +24,11 @@ class Run:
         return max((f.severity for f in self.flags), key=lambda s: SEVERITY_RANK.get(s, 0))
 
     @property
+    def hidden(self) -> bool:
+        """Characters that cannot be seen (direction controls): the page shows a sign for them."""
+        return any(f.category == "hidden" for f in self.flags)
+
+    @property
     def title(self) -> str:
         return "；".join(dict.fromkeys(f"{FLAG_CATEGORY_LABELS.get(f.category, f.category)}：{f.term}"
                                       for f in self.flags))

@@ -180,3 +180,19 @@ def test_the_new_draft_form_sent_again_after_back_makes_no_second_draft(app, mak
     WebUser.signed_in(app, make.user("ed2", "editor")).post("/drafts/new", fields)
     with db.transaction() as s:
         assert s.execute(select(func.count()).select_from(Draft)).scalar_one() == 3
+
+
+def test_a_hidden_direction_control_is_flagged_and_shown_as_a_sign(app, make, login, run_worker, db):
+    """U+202E shows what follows it reversed: the reviewer must see that it is there, and the page must
+    not reverse the rest of the text."""
+    make.team()
+    editor = login("editor")
+    response = editor.post("/drafts/new", {"channel_id": 1, "title": "通知\u202e知通", "body": "正文\u202e文正",
+                                           "body_format": "text", "action": "submit"})
+    draft_id = _draft_id(response)
+    run_worker()
+    panel = editor.get(f"/drafts/{draft_id}/panel").get_data(as_text=True)
+    marks = re.findall(r'<mark class="sev-high hidden-char" title="([^"]*)">\u202e</mark>', panel)
+    assert marks == ["隐藏控制字符：U+202E"] * 2  # the title's and the body's
+    # and in the list of flags, by category, with the code point and where it is
+    assert panel.count("隐藏控制字符") > 2 and "词条“U+202E” · 标题第3字" in panel

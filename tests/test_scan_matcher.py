@@ -60,3 +60,16 @@ def test_a_matcher_with_only_odd_keys_and_one_with_none():
     assert (found.rows(), found.allowed) == ([(1, 2, "\ud800", True), (2, 3, "\ud800", True)], [])
     found = _Matcher([], []).find("大麻")
     assert (found.rows(), found.allowed) == ([], [])
+
+
+def test_direction_controls_are_flagged_by_code_point_with_their_span():
+    engine = ScanEngine(WordLists(terms=(Term("大麻", "drugs", "high"),), allow=(), version="t"))
+    text = "大麻\u202e\u2066abc\u2069 x\u200f"
+    hits = engine.scan(text)
+    assert [(h.term, h.category, h.rule, h.start, h.end, h.text) for h in hits] == [
+        ("大麻", "drugs", "wordlist:drugs", 0, 2, "大麻"),
+        ("U+202E U+2066", "hidden", "hidden:direction", 2, 4, "\u202e\u2066"),
+        ("U+2069", "hidden", "hidden:direction", 7, 8, "\u2069"),
+        ("U+200F", "hidden", "hidden:direction", 10, 11, "\u200f")]
+    # Noise between a term's characters (the term is still found), flagged all the same.
+    assert [(h.term, h.start, h.end) for h in engine.scan("大\u202e麻")] == [("大麻", 0, 3), ("U+202E", 1, 2)]

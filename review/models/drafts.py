@@ -36,6 +36,7 @@ FLAG_CATEGORY_LABELS = {
     "fraud": "诈骗",
     "vulgar": "低俗辱骂",
     "pii": "个人信息",
+    "hidden": "隐藏控制字符",
 }
 
 

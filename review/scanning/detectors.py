@@ -1,4 +1,5 @@
-"""Built-in personal-data detectors (category ``pii``).
+"""Built-in detectors: personal data (category ``pii``) and hidden
+direction controls (category ``hidden``, :func:`direction_controls`).
 
 Each detector returns ``(rule, start, end)`` spans into the original text.
 Numbers are only reported when their check digits are right, so that order
@@ -227,4 +228,22 @@ def _detect(text: str, windows: list[tuple[int, int]]) -> list[tuple[str, int, i
     return found
 
 
-__all__ = ["RULE_CARD", "RULE_EMAIL", "RULE_ID", "RULE_MOBILE", "detect", "detect_folded", "id_number_valid", "luhn_valid"]
+# --- hidden direction controls --------------------------------------------
+# Invisible characters that change the order text is shown in (U+202E shows
+# "abc" as "cba"): what the reviewer reads would not be what is published.
+RULE_DIRECTION = "hidden:direction"
+_DIRECTION_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
+
+
+def direction_controls(text: str) -> list[tuple[str, int, int]]:
+    """Each run of direction controls in *text* as ``(rule, start, end)``."""
+    return [(RULE_DIRECTION, m.start(), m.end()) for m in _DIRECTION_CONTROLS.finditer(text)]
+
+
+def code_points(text: str) -> str:
+    """``U+202E U+202C``: how a flag names characters that cannot be seen."""
+    return " ".join(f"U+{ord(ch):04X}" for ch in text)
+
+
+__all__ = ["RULE_CARD", "RULE_DIRECTION", "RULE_EMAIL", "RULE_ID", "RULE_MOBILE", "code_points", "detect", "detect_folded",
+           "direction_controls", "id_number_valid", "luhn_valid"]

@@ -30,6 +30,7 @@ from review.scanning.wordlists import (
 )
 
 PII_CATEGORY = "pii"
+HIDDEN_CATEGORY = "hidden"  # characters that change what is seen (detectors.direction_controls)
 
 # A disguised match is judged on the clause around it with the noise taken
 # out: up to this many characters on each side, cut earlier at clause punctuation.
@@ -313,6 +314,12 @@ class ScanEngine:
                 hits.append(Hit(number, PII_CATEGORY, "high", "high", rule, start, end, number))
                 pii = True
 
+        for rule, start, end in detectors.direction_controls(text):
+            controls = text[start:end]
+            hits.append(Hit(detectors.code_points(controls), HIDDEN_CATEGORY, "high", "high", rule, start, end,
+                            controls))
+            pii = True  # out of order too
+
         if pii or shared_span:
             hits.sort(key=_HIT_ORDER)
         return hits
@@ -513,4 +520,4 @@ class EngineCache:
             return engine
 
 
-__all__ = ["EngineCache", "Hit", "PII_CATEGORY", "ScanEngine", "preload"]
+__all__ = ["EngineCache", "HIDDEN_CATEGORY", "Hit", "PII_CATEGORY", "ScanEngine", "preload"]

@@ -179,3 +179,30 @@ def test_a_second_press_of_submit_sends_the_draft_once(sessions, team, live_serv
     editor.wait_for_load_state("networkidle")
     editor.wait_for_timeout(500)
     assert drafts_titled(live_server, "双击提交的通知") == 1  # (the frame itself shows nothing: frame-ancestors 'none')
+
+
+# x of each character of the text node after the element (reading order: left to right).
+CHARACTER_XS = """el => { const text = el.nextSibling; const xs = [];
+  for (let i = 0; i < text.length; i++) {
+    const r = document.createRange(); r.setStart(text, i); r.setEnd(text, i + 1);
+    xs.push(r.getBoundingClientRect().x);
+  }
+  return xs; }"""
+
+
+def test_a_hidden_direction_control_shows_as_a_sign_and_reverses_nothing(sessions, team, live_server):
+    editor, _ = sessions.page("editor")
+    editor.goto("/drafts/new")
+    editor.select_option("select[name=channel_id]", str(team["channel"].id))
+    editor.fill("input[name=title]", "方向控制符测试")
+    # U+202E would show what follows it right to left: 社区今晚停水 as 水停晚今区社.
+    editor.fill("textarea[name=body]", "通知：\u202e社区今晚停水")
+    with editor.expect_navigation():
+        editor.click("button[name=action][value=submit]")
+    mark = editor.wait_for_selector("#doc-body mark.hidden-char", timeout=20_000)
+    assert mark.get_attribute("title") == "隐藏控制字符：U+202E"
+    sign = editor.evaluate("el => getComputedStyle(el, '::before').content", mark)
+    assert "隐藏控制字符" in sign
+    xs = mark.evaluate(CHARACTER_XS)
+    assert len(xs) == 6 and xs == sorted(xs)  # 社区今晚停水, left to right
+    shot(editor, "12-direction-control-shown")
