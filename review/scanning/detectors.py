@@ -232,11 +232,14 @@ def _detect(text: str, windows: list[tuple[int, int]]) -> list[tuple[str, int, i
 # Invisible characters that change the order text is shown in (U+202E shows
 # "abc" as "cba"): what the reviewer reads would not be what is published.
 RULE_DIRECTION = "hidden:direction"
-_DIRECTION_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
+_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_DIRECTION_CONTROLS = re.compile(f"[{_CONTROLS}]+")
 
 
 def direction_controls(text: str) -> list[tuple[str, int, int]]:
     """Each run of direction controls in *text* as ``(rule, start, end)``."""
+    if not any(ch in text for ch in _CONTROLS):  # str.find is several times as fast as the pattern
+        return []
     return [(RULE_DIRECTION, m.start(), m.end()) for m in _DIRECTION_CONTROLS.finditer(text)]
 
 
