@@ -12,7 +12,6 @@ with script-src 'self' and no 'unsafe-inline'.
 """
 from __future__ import annotations
 
-import json
 import re
 from html.parser import HTMLParser
 
@@ -131,8 +130,8 @@ def shown(text: str) -> str:
 
 
 def shown_in_audit(text: str) -> str:
-    """The audit page shows details as JSON, escaped."""
-    return shown(json.dumps(text, ensure_ascii=False)[1:-1])
+    """The audit page shows details in words (review.audit.describe), escaped."""
+    return shown(text)
 
 
 # ----------------------------------------------------------------- helpers
