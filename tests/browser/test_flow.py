@@ -158,12 +158,17 @@ def drafts_titled(live_server, title: str) -> int:
         return s.execute(select(func.count()).select_from(Draft).where(Draft.title == title)).scalar_one()
 
 
+def new_draft(page, channel_id: int, title: str, body: str) -> None:
+    """The new-draft form, filled in (not sent)."""
+    page.goto("/drafts/new")
+    page.select_option("select[name=channel_id]", str(channel_id))
+    page.fill("input[name=title]", title)
+    page.fill("textarea[name=body]", body)
+
+
 def test_a_second_press_of_submit_sends_the_draft_once(sessions, team, live_server):
     editor, _ = sessions.page("editor")
-    editor.goto("/drafts/new")
-    editor.select_option("select[name=channel_id]", str(team["channel"].id))
-    editor.fill("input[name=title]", "双击提交的通知")
-    editor.fill("textarea[name=body]", "社区今晚停水，请提前储水。")
+    new_draft(editor, team["channel"].id, "双击提交的通知", "社区今晚停水，请提前储水。")
     # The answer goes to a frame, so this page stays put and can be pressed again after the
     # first submission has reached the server: as a slow double click or a second press does.
     editor.evaluate("""() => {
@@ -192,11 +197,8 @@ CHARACTER_XS = """el => { const text = el.nextSibling; const xs = [];
 
 def test_a_hidden_direction_control_shows_as_a_sign_and_reverses_nothing(sessions, team, live_server):
     editor, _ = sessions.page("editor")
-    editor.goto("/drafts/new")
-    editor.select_option("select[name=channel_id]", str(team["channel"].id))
-    editor.fill("input[name=title]", "方向控制符测试")
     # U+202E would show what follows it right to left: 社区今晚停水 as 水停晚今区社.
-    editor.fill("textarea[name=body]", "通知：\u202e社区今晚停水")
+    new_draft(editor, team["channel"].id, "方向控制符测试", "通知：\u202e社区今晚停水")
     with editor.expect_navigation():
         editor.click("button[name=action][value=submit]")
     mark = editor.wait_for_selector("#doc-body mark.hidden-char", timeout=20_000)
