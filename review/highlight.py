@@ -8,6 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from review.models.drafts import FLAG_CATEGORY_LABELS
+from review.scanning.detectors import direction_controls
+
+HIDDEN_SIGN = "⟨隐藏控制字符⟩"
 
 SEVERITY_RANK = {"high": 3, "medium": 2, "low": 1}
 
@@ -57,3 +60,18 @@ def runs(text: str, flags) -> list[Run]:
         else:
             out.append(Run(text[a:b], covering))
     return out
+
+
+def visible_controls(text: str) -> str:
+    """*text* with each run of direction controls shown as a sign, for titles in
+    lists and headings: there a control would reorder what follows it (the
+    draft's text itself shows them as flagged marks)."""
+    spans = direction_controls(text)
+    if not spans:
+        return text
+    out, last = [], 0
+    for _, start, end in spans:
+        out += [text[last:start], HIDDEN_SIGN]
+        last = end
+    out.append(text[last:])
+    return "".join(out)

@@ -196,3 +196,8 @@ def test_a_hidden_direction_control_is_flagged_and_shown_as_a_sign(app, make, lo
     assert marks == ["隐藏控制字符：U+202E"] * 2  # the title's and the body's
     # and in the list of flags, by category, with the code point and where it is
     assert panel.count("隐藏控制字符") > 2 and "词条“U+202E” · 标题第3字" in panel
+    # Where the title is shown as a heading or in a list, the control is a sign, not a control.
+    for page in (editor.get(f"/drafts/{draft_id}"), editor.get("/drafts"), login("leader").get("/review")):
+        html = page.get_data(as_text=True)
+        assert "通知⟨隐藏控制字符⟩知通" in html
+        assert "\u202e" not in html.replace('hidden-char" title="隐藏控制字符：U+202E">\u202e<', "")

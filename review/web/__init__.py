@@ -7,7 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
-from review import audit, timeutil
+from review import audit, highlight, timeutil
 from review.models.channels import CATEGORY_LABELS, FILING_LABELS, PLATFORM_LABELS
 from review.models.drafts import (CONFIDENCE_LABELS, FIELD_LABELS, FLAG_CATEGORY_LABELS, SEVERITY_LABELS,
                                   STATUS_LABELS)
@@ -70,6 +70,7 @@ def init_app(app: Flask) -> None:
 
     app.jinja_env.filters["localtime"] = timeutil.fmt
     app.jinja_env.filters["audit_detail"] = audit.describe
+    app.jinja_env.filters["visible"] = highlight.visible_controls  # direction controls as a sign
     app.jinja_env.globals.update(
         STATUS_LABELS=STATUS_LABELS, SEVERITY_LABELS=SEVERITY_LABELS, CONFIDENCE_LABELS=CONFIDENCE_LABELS,
         FIELD_LABELS=FIELD_LABELS, ROLE_LABELS=ROLE_LABELS, PLATFORM_LABELS=PLATFORM_LABELS,
