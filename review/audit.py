@@ -77,7 +77,7 @@ _DETAIL_LABELS = {
     "filename": "文件", "changes": "变更", "steps": "审核链", "deputy": "代审人", "starts_on": "起始日期",
     "ends_on": "截止日期", "email": "邮箱", "platform": "平台", "filing_status": "备案状态",
     "old": "原", "new": "新", "notified": "已通知", "deadline": "审核时限", "channel": "渠道", "draft": "稿件",
-    "note": "说明", "sha": "内容指纹",
+    "note": "说明",
     # a channel's fields (channel.updated's "changes")
     "identifier": "账号/网址", "unit": "主办单位", "administrator": "管理员", "leader_id": "分管领导",
     "filing_authority": "备案机关", "filing_number": "备案编号", "filing_date": "备案日期",

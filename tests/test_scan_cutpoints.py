@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from review.scanning import ScanEngine, dictionary, load_wordlists, normalize
-from review.scanning.confidence import _UTF32, BLOCK_CHARS, REACH, Judge, _crossing_test
+from review.scanning.confidence import BLOCK_CHARS, REACH, Judge, _crossing_test
 from review.scanning.cutpoints import check_hash, tuple_hash
 from review.scanning.engine import _private_tokenizer, _window
 
@@ -63,7 +63,7 @@ def test_numpys_tuple_hash_is_pythons():
 
 
 def _codes(tok: str) -> np.ndarray:
-    return np.frombuffer(("\0" + tok + "\0").encode(_UTF32, "surrogatepass"), dtype=np.uint32)
+    return normalize.utf32_codes("\0" + tok + "\0")
 
 
 ALPHABET = list("鱻龘靐中国人民大麻烦家的新年快乐我们，。ab1c+. ") + ["\u200b", "\ud800", "\U00020000"]

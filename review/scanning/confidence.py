@@ -40,7 +40,6 @@ verdict jieba's).
 """
 from __future__ import annotations
 
-import sys
 from collections import deque
 from itertools import groupby, repeat
 from math import log
@@ -50,6 +49,7 @@ import numpy as np
 from jieba import finalseg
 
 from review.scanning.cutpoints import CutTest
+from review.scanning.normalize import utf32_codes
 
 # jieba's re_han_default, as a set of characters (the CJK block and a few ASCII ones).
 BLOCK_CHARS = frozenset(
@@ -61,7 +61,6 @@ _BITS = 23
 MASK = (1 << _BITS) - 1
 SHIFT = 29  # the second probe of the Bloom filter reads other bits of the same hash
 BLOCK_CODES = frozenset(map(ord, BLOCK_CHARS))
-_UTF32 = "utf-32-le" if sys.byteorder == "little" else "utf-32-be"  # numpy reads native order
 
 
 def trigram_bitmap(words, bitmap: bytearray | None = None) -> bytearray:
@@ -275,7 +274,7 @@ class Judge:
         count = len(keys)
         if not n or not count:
             return [None] * count
-        codes = np.frombuffer(("\0" + tok + "\0").encode(_UTF32, "surrogatepass"), dtype=np.uint32)
+        codes = utf32_codes("\0" + tok + "\0")
         lefts, rights, opens_left, opens_right = self._cuts.nearest_cuts(codes, starts, ends, REACH)
         kinds = self._kinds
         kind_of = kinds.get

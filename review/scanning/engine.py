@@ -127,9 +127,8 @@ class _Matcher:
         # By the automaton's pattern index: (Latin head, Latin tail, allow-list phrase, key if a term key)
         self._info = [(latin[k[0]], latin[k[-1]], k in allow, k if k in terms else None) for k in plain]
         self._odd_info = [(latin[k[0]], latin[k[-1]], k in allow, k if k in terms else None) for k, _ in self._odd]
-        self._bits = [_pattern_bits(*facts) for facts in self._info]
-        self._odd_bits = [_pattern_bits(*facts) for facts in self._odd_info]
-        self._bits_array = np.array(self._bits, dtype=np.uint8)
+        # By pattern index, the odd keys' after the automaton's (as _raw() numbers them)
+        self._bits = np.array([_pattern_bits(*facts) for facts in self._info + self._odd_info], dtype=np.uint8)
         self._automaton = ahocorasick_rs.AhoCorasick(plain) if plain else None
         self.active = bool(plain or self._odd)  # False: there is nothing to find
 
@@ -193,10 +192,7 @@ class _Matcher:
             return Found.of_rows(rows, allowed)
 
         starts, ends, one_for_one = mapped
-        if self._odd:
-            bits = np.array(self._bits + self._odd_bits, dtype=np.uint8)[index]
-        else:
-            bits = self._bits_array[index]  # a copy (fancy indexing)
+        bits = self._bits[index]  # a copy (fancy indexing)
         latin = np.flatnonzero(bits & (_LATIN_HEAD | _LATIN_TAIL))
         if latin.size:  # a Latin key matches whole words only
             for i, flags, start, end in zip(latin.tolist(), bits[latin].tolist(), starts[latin].tolist(),

@@ -241,6 +241,11 @@ _LONG_RUN = BARRIER * (MAX_GAP + 1)
 _NOT_BARRIER = re.compile(f"[^{BARRIER}]")
 
 
+def utf32_codes(text: str) -> np.ndarray:
+    """The code points of *text* as a uint32 array (lone surrogates included)."""
+    return np.frombuffer(text.encode(_UTF32, "surrogatepass"), dtype=np.uint32)
+
+
 def span_arrays(folded: Folded, first: np.ndarray, end: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Folded.span() of many folded spans ``[first, end)`` at once (numpy), for
@@ -255,7 +260,7 @@ def span_arrays(folded: Folded, first: np.ndarray, end: np.ndarray
     """
     if folded._dense is None:
         return None
-    dense = np.frombuffer(folded._dense.encode(_UTF32, "surrogatepass"), dtype=np.uint32)
+    dense = utf32_codes(folded._dense)
     dropped = np.flatnonzero(dense == ord(BARRIER))
     dropped -= np.arange(len(dropped))
     begin, last = first, end - 1
@@ -335,7 +340,7 @@ def _translate(text: str, table: list) -> str:
     """``text.translate(table)`` for the match table (one character for one in the BMP, the rest kept)."""
     if len(text) < NUMPY_FROM or not text:
         return text.translate(table)
-    codes = np.frombuffer(text.encode(_UTF32, "surrogatepass"), dtype=np.uint32)
+    codes = utf32_codes(text)
     lookup = _match_codes()
     if codes.max() < 0x10000:
         out = lookup[codes]
@@ -501,5 +506,5 @@ def is_word_char(ch: str) -> bool:
                              or ("\u00c0" <= folded <= "\u024f" and folded.isalpha()))
 
 
-__all__ = ["BARRIER", "Folded", "MAX_GAP", "confidence_text", "fold", "fold_term", "fold_terms", "is_word_char", "span_arrays", "token_table", "token_text",
+__all__ = ["BARRIER", "Folded", "MAX_GAP", "confidence_text", "fold", "fold_term", "fold_terms", "is_word_char", "span_arrays", "utf32_codes", "token_table", "token_text",
            "warm_up"]
